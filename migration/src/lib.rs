@@ -1,0 +1,14 @@
+//! Schema migrations, run at start-up and by `bwenge migrate`. Files are named `mYYYYMMDD_NNNNNN_what.rs`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_jobs;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_jobs::Migration)]
+    }
+}

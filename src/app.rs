@@ -1,0 +1,196 @@
+//! `Application::build`: opens every backend, registers all shared state in one place, and mounts the
+//! domains behind one router.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use tracing_actix_web::TracingLogger;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::JwtKeys;
+use crate::config::{Settings, secret_opt};
+use crate::http;
+use crate::platform::db;
+use crate::platform::jobs::{JobQueue, JobRegistry, JobRunner};
+use crate::platform::metrics::Metrics;
+use crate::platform::pubsub::{MemoryPubSub, PubSub, RedisPubSub};
+use crate::platform::ratelimit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
+use crate::platform::redis::Redis;
+use crate::platform::storage::Storage;
+use crate::platform::vectors::{VectorStore, edge::EdgeVectorStore, server::QdrantVectorStore};
+
+/// Everything a request or a job may need, built once per process.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub storage: Storage,
+    pub vectors: Arc<dyn VectorStore>,
+    pub redis: Option<Redis>,
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    pub pubsub: Arc<dyn PubSub>,
+    pub jobs: JobQueue,
+    pub metrics: Arc<Metrics>,
+    pub jwt: Arc<JwtKeys>,
+    /// Names this process's job workers, so a lease in the table says which replica holds it.
+    pub instance_id: String,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    runner: JobRunner,
+    grace: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let state = web::Data::new(open_state(settings).await?);
+        // Domains register their job kinds here as they arrive (ingest, reports, ...).
+        let registry = JobRegistry::default();
+        Self::start(state, registry)
+    }
+
+    fn start(state: web::Data<AppState>, registry: JobRegistry) -> anyhow::Result<Self> {
+        let settings = state.settings.clone();
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
+        let port = listener.local_addr()?.port();
+        let grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
+        let openapi = crate::openapi::document();
+        let metrics = web::Data::from(state.metrics.clone());
+        let max_json = settings.server.max_json_bytes;
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(metrics.clone())
+                .app_data(http::json_config(max_json))
+                .app_data(http::query_config())
+                .app_data(http::path_config())
+                .configure(crate::ops::configure)
+                .service(web::scope("/api/v1").configure(crate::auth::configure))
+                .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
+                .route(
+                    "/api/docs",
+                    web::get().to(|| async {
+                        HttpResponse::PermanentRedirect().insert_header(("location", "/api/docs/")).finish()
+                    }),
+                )
+                .default_service(web::to(http::not_found))
+                .wrap(from_fn(http::request_context))
+                .wrap(TracingLogger::default())
+                .wrap(from_fn(http::track_metrics))
+        })
+        .listen(listener)?
+        // Our own signal handling (main.rs) stops the server and the job workers together.
+        .disable_signals()
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .run();
+        let runner = JobRunner::start(
+            &state.jobs,
+            Arc::new(registry),
+            Some(state.metrics.clone()),
+            settings.jobs.workers,
+            &state.instance_id,
+        );
+        tracing::info!(port, address = %settings.server.host, "bwenge listening");
+        Ok(Self { port, server, state, runner, grace })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, drains in-flight requests and job workers
+    /// (both within the grace period) and flushes the vector store.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Self { server, state, runner, grace, .. } = self;
+        let handle = server.handle();
+        let mut serving = tokio::spawn(server);
+        let served = tokio::select! {
+            served = &mut serving => {
+                runner.shutdown(grace).await;
+                served
+            }
+            () = shutdown => {
+                tracing::info!(grace_secs = grace.as_secs(), "shutting down");
+                let ((), ()) = tokio::join!(handle.stop(true), runner.shutdown(grace));
+                serving.await
+            }
+        };
+        if let Err(err) = state.vectors.flush().await {
+            tracing::error!(error = ?err, "flushing the vector store at shutdown");
+        }
+        served.context("server task panicked")?.context("server failed")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
+    let data_dir = settings.server.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let db = db::connect(&settings).await?;
+    db::migrate(&db).await?;
+    let storage = Storage::open(&settings.storage.url, &data_dir)?;
+    let vectors: Arc<dyn VectorStore> = match settings.vectors_url() {
+        Some(url) => Arc::new(
+            QdrantVectorStore::connect(url, secret_opt(&settings.vectors.api_key), &settings.vectors.collection)
+                .context("connecting to the Qdrant server")?,
+        ),
+        None => Arc::new(
+            EdgeVectorStore::open(&data_dir.join("vectors"), settings.embeddings.dimensions)
+                .context("opening the embedded vector engine")?,
+        ),
+    };
+    vectors.ensure_collection(settings.embeddings.dimensions).await.context("preparing the vector collection")?;
+    let redis = match settings.redis_url() {
+        Some(url) => Some(Redis::connect(url, &settings.redis.prefix)?),
+        None => None,
+    };
+    let (rate_limiter, pubsub): (Arc<dyn RateLimiter>, Arc<dyn PubSub>) = match &redis {
+        Some(redis) => (Arc::new(RedisRateLimiter::new(redis.clone())), Arc::new(RedisPubSub::new(redis.clone()))),
+        None => (Arc::new(MemoryRateLimiter::default()), Arc::new(MemoryPubSub::default())),
+    };
+    let metrics = Arc::new(Metrics::new().context("registering metrics")?);
+    let jwt = Arc::new(JwtKeys::load(&settings).context("loading the JWT signing key")?);
+    let jobs = JobQueue::new(db.clone(), settings.jobs.clone());
+    let instance_id = format!("{}-{}", hostname(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    tracing::info!(
+        database = db::backend_name(&db),
+        vectors = vectors.backend(),
+        storage = storage.backend(),
+        redis = redis.is_some(),
+        data_dir = %data_dir.display(),
+        "backends ready"
+    );
+    Ok(AppState {
+        settings: Arc::new(settings),
+        db,
+        storage,
+        vectors,
+        redis,
+        rate_limiter,
+        pubsub,
+        jobs,
+        metrics,
+        jwt,
+        instance_id,
+    })
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "bwenge".into())
+}

@@ -1,0 +1,240 @@
+//! Layered configuration: built-in `config/default.toml` → `config/$BWENGE_ENV.toml` → `--config FILE` →
+//! `BWENGE__SECTION__KEY` env vars → the conventional `DATABASE_URL` / `REDIS_URL` / `QDRANT_URL` → CLI flags.
+//!
+//! Every URL that may carry a password is a [`SecretString`]: `Debug` prints `[REDACTED]`, so a settings dump
+//! in a log never leaks one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The defaults ship inside the binary: a fresh install runs with no config directory at all.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub log: LogSettings,
+    pub database: DatabaseSettings,
+    pub vectors: VectorSettings,
+    pub storage: StorageSettings,
+    pub redis: RedisSettings,
+    pub jobs: JobSettings,
+    pub auth: AuthSettings,
+    pub llm: LlmSettings,
+    pub embeddings: EmbeddingSettings,
+    pub transcription: TranscriptionSettings,
+    pub stripe: StripeSettings,
+    pub plans: BTreeMap<String, PlanQuota>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub shutdown_timeout_secs: u64,
+    pub max_json_bytes: usize,
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct VectorSettings {
+    pub url: String,
+    pub api_key: SecretString,
+    pub collection: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageSettings {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: SecretString,
+    /// Every key this instance writes starts with it, so several deployments (or tests) share one Redis.
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobSettings {
+    pub workers: usize,
+    pub lease_secs: u64,
+    pub max_attempts: i32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: SecretString,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_days: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LlmSettings {
+    pub base_url: String,
+    pub api_key: SecretString,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmbeddingSettings {
+    pub provider: String,
+    pub model_dir: String,
+    pub dimensions: usize,
+    pub base_url: String,
+    pub api_key: SecretString,
+    pub model: String,
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TranscriptionSettings {
+    pub base_url: String,
+    pub api_key: SecretString,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeSettings {
+    pub secret_key: SecretString,
+    pub webhook_secret: SecretString,
+}
+
+/// Limits of one plan; `-1` means unlimited.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct PlanQuota {
+    pub messages_per_month: i64,
+    pub storage_bytes: i64,
+    pub personas: i64,
+    pub seats: i64,
+}
+
+/// What the command line may override; `None` keeps the layered value.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Reads the process environment and the files; see the module docs for the order.
+pub fn load(overrides: &Overrides) -> anyhow::Result<Settings> {
+    let env_name = std::env::var("BWENGE_ENV").unwrap_or_else(|_| "development".into());
+    let config_dir = std::env::var("BWENGE_CONFIG_DIR").unwrap_or_else(|_| "config".into());
+    let mut builder = Config::builder()
+        .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+        .add_source(File::from(Path::new(&config_dir).join(format!("{env_name}.toml"))).required(false));
+    if let Some(file) = &overrides.config_file {
+        builder = builder.add_source(File::from(file.as_path()).required(true));
+    }
+    builder = builder.add_source(
+        Environment::with_prefix("BWENGE")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("server.cors_origins"),
+    );
+    for (var, key) in [("DATABASE_URL", "database.url"), ("REDIS_URL", "redis.url"), ("QDRANT_URL", "vectors.url")] {
+        let explicit = format!("BWENGE__{}", key.replace('.', "__").to_uppercase());
+        if std::env::var_os(&explicit).is_none()
+            && let Ok(value) = std::env::var(var)
+        {
+            builder = builder.set_override(key, value)?;
+        }
+    }
+    let mut settings: Settings = builder
+        .build()
+        .context("reading configuration")?
+        .try_deserialize()
+        .context("configuration has a missing or mistyped key")?;
+    if let Some(port) = overrides.port {
+        settings.server.port = port;
+    }
+    if let Some(dir) = &overrides.data_dir {
+        settings.server.data_dir = dir.clone();
+    }
+    Ok(settings)
+}
+
+/// Built-in defaults only, with the given data dir: the starting point for tests and tools.
+pub fn defaults(data_dir: &Path) -> anyhow::Result<Settings> {
+    let mut settings: Settings =
+        Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml)).build()?.try_deserialize()?;
+    settings.server.data_dir = data_dir.to_path_buf();
+    Ok(settings)
+}
+
+/// An empty secret means "not configured".
+pub fn secret_opt(secret: &SecretString) -> Option<&str> {
+    let value = secret.expose_secret();
+    (!value.is_empty()).then_some(value)
+}
+
+impl Settings {
+    pub fn database_url(&self) -> String {
+        match secret_opt(&self.database.url) {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite://{}?mode=rwc", self.server.data_dir.join("bwenge.db").display()),
+        }
+    }
+
+    pub fn redis_url(&self) -> Option<&str> {
+        secret_opt(&self.redis.url)
+    }
+
+    pub fn vectors_url(&self) -> Option<&str> {
+        (!self.vectors.url.is_empty()).then_some(self.vectors.url.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_defaults_parse_and_point_at_embedded_backends() {
+        let settings = defaults(Path::new("/tmp/x")).unwrap();
+        assert_eq!(settings.server.port, 8080);
+        assert!(settings.database_url().starts_with("sqlite:///tmp/x/bwenge.db"));
+        assert!(settings.redis_url().is_none());
+        assert!(settings.vectors_url().is_none());
+        assert_eq!(settings.plans["free"].personas, 2);
+        assert_eq!(settings.plans["enterprise"].seats, -1);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let mut settings = defaults(Path::new("/tmp/x")).unwrap();
+        settings.database.url = SecretString::from("postgres://u:hunter2@db/x");
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,139 @@
+//! Cross-cutting HTTP plumbing: request ids, the error reshaping net, metrics, and the extractor configs that
+//! give malformed input our error shape instead of actix's plain text.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::{InternalError, JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, web};
+
+use crate::error::{self, ApiError, REQUEST_ID, Shaped};
+use crate::platform::metrics::Metrics;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Runs inside `TracingLogger` (which mints the id and opens the request's span): makes the id readable by
+/// every error built during the request, echoes it as `x-request-id`, and reshapes any error response that
+/// does not have our shape yet (actix's 404/405, a guard's error, an error from a middleware).
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let mut res = REQUEST_ID
+        .scope(id.clone(), async move {
+            match next.call(req).await {
+                Ok(res) => Ok::<_, actix_web::Error>(reshape(res.map_into_boxed_body())),
+                // Only a middleware's own failure arrives here (handlers' errors are responses by now). The
+                // request is gone, so the error travels on with its shaped response attached.
+                Err(err) => {
+                    let status = err.as_response_error().status_code();
+                    Err(InternalError::from_response(err.to_string(), shaped_for_status(status)).into())
+                }
+            }
+        })
+        .await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    Ok(res)
+}
+
+fn reshape(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) || res.response().extensions().get::<Shaped>().is_some()
+    {
+        return res;
+    }
+    let allow = res.headers().get(actix_web::http::header::ALLOW).cloned();
+    let (req, _) = res.into_parts();
+    let mut shaped = shaped_for_status(status);
+    if let Some(allow) = allow {
+        shaped.headers_mut().insert(actix_web::http::header::ALLOW, allow);
+    }
+    ServiceResponse::new(req, shaped)
+}
+
+fn shaped_for_status(status: StatusCode) -> actix_web::HttpResponse {
+    error::error_response(status, error::code_for_status(status), &error::message_for_status(status), None)
+}
+
+/// Outermost middleware: counts every request by route *pattern* (never the raw path, which would give every
+/// document id its own series) and measures latency from first byte in to response out.
+pub async fn track_metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let Some(metrics) = metrics else {
+        return next.call(req).await;
+    };
+    let method = req.method().to_string();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    metrics.http_in_flight.inc();
+    let result = next.call(req).await;
+    metrics.http_in_flight.dec();
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(err) => err.as_response_error().status_code(),
+    };
+    metrics.http_requests.with_label_values(&[method.as_str(), route.as_str(), status.as_str()]).inc();
+    metrics
+        .http_duration
+        .with_label_values(&[method.as_str(), route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// JSON bodies: a syntax error is 400 `malformed_json`; valid JSON of the wrong shape (missing field, wrong
+/// type) is 422 `invalid_body`; too big is 413; not JSON at all is 415.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(move |err, _req: &HttpRequest| {
+        let api = match &err {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("JSON body is larger than the {limit}-byte limit"),
+            ),
+            JsonPayloadError::ContentType => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected a body with Content-Type: application/json",
+            ),
+            JsonPayloadError::Deserialize(e) if e.is_data() => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string())
+            }
+            JsonPayloadError::Deserialize(e) => {
+                ApiError::bad_request("malformed_json", format!("body is not valid JSON: {e}"))
+            }
+            _ => ApiError::bad_request("invalid_body", "the request body could not be read"),
+        };
+        api.into()
+    })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req: &HttpRequest| {
+        ApiError::bad_request("invalid_query", err.to_string()).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req: &HttpRequest| {
+        ApiError::bad_request("invalid_path", err.to_string()).into()
+    })
+}
+
+/// The fallback for every path no route matches.
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no route matches this path"))
+}

@@ -1,0 +1,15 @@
+//! Bwenge: a self-hosted, multi-tenant AI-tutor platform, as one modular-monolith binary.
+//!
+//! `platform` holds infrastructure with no domain knowledge; each domain module owns its routes, OpenAPI and
+//! errors; `app` wires them behind one router.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod ops;
+pub mod platform;
+
+pub use app::{AppState, Application};

@@ -1,0 +1,109 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bwenge::config::{self, Overrides};
+use bwenge::{Application, platform};
+use clap::{Parser, Subcommand};
+
+/// Bwenge: self-hosted AI tutors on your school's own material.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (embedded SQLite, vector engine and file storage unless configured otherwise).
+    Serve {
+        /// Port to listen on; 0 picks a free one (the log says which).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Where the embedded backends keep their data (default ./data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// An extra TOML file layered over config/default.toml and config/$BWENGE_ENV.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Exit 0 if the server on this machine answers `/healthz` (for container HEALTHCHECKs; needs no curl).
+    Healthcheck {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Healthcheck { port } = cli.command {
+        return healthcheck(port);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { port, data_dir, config } => {
+            let settings = config::load(&Overrides { config_file: config, port, data_dir })?;
+            platform::telemetry::init(&settings.log);
+            let app = Application::build(settings).await?;
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Healthcheck { port } => healthcheck(port),
+        Command::Migrate { data_dir, config } => {
+            let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
+            platform::telemetry::init(&settings.log);
+            let db = platform::db::connect(&settings).await?;
+            platform::db::migrate(&db).await?;
+            tracing::info!(backend = platform::db::backend_name(&db), "migrations applied");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM (orchestrators) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = ?err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = ?err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+fn healthcheck(port: u16) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(3);
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout).context("connecting")?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    anyhow::ensure!(response.starts_with("HTTP/1.1 200"), "unhealthy: {}", response.lines().next().unwrap_or(""));
+    Ok(())
+}

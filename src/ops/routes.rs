@@ -1,0 +1,99 @@
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::error::{ApiError, Shaped};
+use crate::platform::db;
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` when every configured backend answered, else `unavailable`.
+    pub status: &'static str,
+    pub checks: BTreeMap<&'static str, Check>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Check {
+    pub ok: bool,
+    /// Which implementation answered: `sqlite`, `postgres`, `embedded`, `qdrant`, `local`, `redis`, ...
+    pub backend: String,
+    pub latency_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The process is up. Touches no backend, so a slow database never gets a healthy replica restarted.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "alive")))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Every configured backend answers. 503 with the failing checks otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
+    (status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let (database, storage, vectors, redis) = futures_util::join!(
+        check(db::backend_name(&state.db), db::health(&state.db)),
+        check(state.storage.backend(), state.storage.health()),
+        check(state.vectors.backend(), async { Ok(state.vectors.health().await?) }),
+        async {
+            match &state.redis {
+                Some(redis) => Some(check("redis", redis.health()).await),
+                None => None,
+            }
+        },
+    );
+    let mut checks = BTreeMap::from([("database", database), ("storage", storage), ("vectors", vectors)]);
+    if let Some(redis) = redis {
+        checks.insert("redis", redis);
+    }
+    let ok = checks.values().all(|c| c.ok);
+    let body = Readiness { status: if ok { "ready" } else { "unavailable" }, checks };
+    if ok {
+        return HttpResponse::Ok().json(body);
+    }
+    // The checks are the useful part of this 503: keep them instead of the generic error shape.
+    let mut response = HttpResponse::ServiceUnavailable().json(body);
+    response.extensions_mut().insert(Shaped);
+    response
+}
+
+async fn check(backend: &str, probe: impl Future<Output = anyhow::Result<()>>) -> Check {
+    let started = Instant::now();
+    // A hung backend must not hang the probe: the orchestrator's own timeout would hide which one it was.
+    let result = match tokio::time::timeout(Duration::from_secs(2), probe).await {
+        Ok(result) => result,
+        Err(_) => Err(anyhow::anyhow!("no answer within 2 s")),
+    };
+    if let Err(err) = &result {
+        tracing::warn!(backend, error = ?err, "readiness check failed");
+    }
+    Check {
+        ok: result.is_ok(),
+        backend: backend.to_owned(),
+        latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        error: result.err().map(|e| format!("{e:#}")),
+    }
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // Queue depth is read at scrape time: it is the table's truth, whichever replica changed it.
+    match state.jobs.depth().await {
+        Ok(depth) => {
+            state.metrics.jobs_depth.reset();
+            for (status, n) in depth {
+                state.metrics.jobs_depth.with_label_values(&[status.as_str()]).set(n);
+            }
+        }
+        Err(err) => tracing::warn!(error = ?err, "could not read job queue depth"),
+    }
+    let text = state.metrics.render().map_err(|e| anyhow::anyhow!(e))?;
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text))
+}

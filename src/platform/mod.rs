@@ -1,0 +1,12 @@
+//! Shared infrastructure. Knows nothing of domains: each backend is a trait or a thin type with one real
+//! implementation per deployment shape (embedded default, distributed when configured).
+
+pub mod db;
+pub mod jobs;
+pub mod metrics;
+pub mod pubsub;
+pub mod ratelimit;
+pub mod redis;
+pub mod storage;
+pub mod telemetry;
+pub mod vectors;

@@ -1,0 +1,7 @@
+//! The one integration-test binary: every test spawns the real app (see `helpers`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod errors;
+mod helpers;
+mod jobs;
+mod ops;
