@@ -67,6 +67,7 @@ impl Application {
         let openapi = crate::openapi::document();
         let metrics = web::Data::from(state.metrics.clone());
         let max_json = settings.server.max_json_bytes;
+        let cors_origins = settings.server.cors_origins.clone();
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -85,7 +86,9 @@ impl Application {
                     }),
                 )
                 .default_service(web::to(http::not_found))
+                .wrap(http::cors(&cors_origins))
                 .wrap(from_fn(http::request_context))
+                .wrap(from_fn(http::security_headers))
                 .wrap(TracingLogger::default())
                 .wrap(from_fn(http::track_metrics))
         })

@@ -25,6 +25,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub jobs: JobSettings,
     pub auth: AuthSettings,
+    pub ratelimit: RateLimitSettings,
     pub llm: LlmSettings,
     pub embeddings: EmbeddingSettings,
     pub transcription: TranscriptionSettings,
@@ -40,6 +41,7 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     pub max_json_bytes: usize,
     pub cors_origins: Vec<String>,
+    pub trust_proxy_headers: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -95,6 +97,14 @@ pub struct AuthSettings {
     pub jwt_secret: SecretString,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub auth_per_ip_per_minute: u32,
+    pub login_per_account_per_15min: u32,
+    pub api_per_user_per_minute: u32,
+    pub api_per_org_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

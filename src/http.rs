@@ -137,3 +137,47 @@ pub fn path_config() -> web::PathConfig {
 pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no route matches this path"))
 }
+
+/// Browser hardening on every response. The docs UI alone may use inline styles (Swagger UI sets them).
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::http::header;
+    let docs = req.path().starts_with("/api/docs");
+    let mut res = next.call(req).await?;
+    let csp = if docs {
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; \
+         base-uri 'self'; object-src 'none'"
+    } else {
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action 'self'"
+    };
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    Ok(res)
+}
+
+/// Same-origin requests always pass (browsers send `Origin` on same-origin POSTs too); other origins only
+/// when listed in `server.cors_origins`.
+pub fn cors(allowed: &[String]) -> actix_cors::Cors {
+    use actix_web::http::header;
+    let allowed: Vec<String> = allowed.iter().map(|o| o.trim_end_matches('/').to_owned()).collect();
+    actix_cors::Cors::default()
+        .allowed_origin_fn(move |origin, head| {
+            let Ok(origin) = origin.to_str() else { return false };
+            let same = head
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|host| origin == format!("http://{host}") || origin == format!("https://{host}"));
+            same || allowed.iter().any(|a| a == origin)
+        })
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([REQUEST_ID_HEADER, header::RETRY_AFTER])
+        .max_age(600)
+}

@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod openapi;
 pub mod ops;
+pub mod pagination;
 pub mod platform;
 
 pub use app::{AppState, Application};

@@ -11,17 +11,68 @@ pub enum AuthError {
     InvalidToken,
     #[error("the access token has expired; refresh it")]
     TokenExpired,
-    #[error("authentication is not set up on this server")]
-    Misconfigured,
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error("this account is deactivated")]
+    AccountDisabled,
+    #[error("the refresh token is not valid")]
+    InvalidRefreshToken,
+    #[error("the refresh token has expired; sign in again")]
+    RefreshTokenExpired,
+    #[error("this refresh token was already used; every session of its family is revoked, sign in again")]
+    RefreshTokenReused,
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("this API key may only read")]
+    InsufficientScope,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("the invitation is not valid, was already used, or has expired")]
+    InvalidInvitation,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many requests; retry in {0} s")]
+    RateLimited(u64),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for AuthError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Unexpected(anyhow::Error::new(err).context("database"))
+    }
 }
 
 impl AuthError {
-    fn api(&self) -> ApiError {
+    pub fn api(&self) -> ApiError {
         let (status, code) = match self {
             Self::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
             Self::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
             Self::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
-            Self::Misconfigured => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
+            Self::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
+            Self::RefreshTokenExpired => (StatusCode::UNAUTHORIZED, "refresh_token_expired"),
+            Self::RefreshTokenReused => (StatusCode::UNAUTHORIZED, "refresh_token_reused"),
+            Self::WeakPassword(_) => (StatusCode::UNPROCESSABLE_ENTITY, "weak_password"),
+            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            Self::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::InsufficientScope => (StatusCode::FORBIDDEN, "insufficient_scope"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::InvalidInvitation => (StatusCode::NOT_FOUND, "invalid_invitation"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::RateLimited(secs) => {
+                return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", self.to_string())
+                    .with_retry_after(*secs);
+            }
+            Self::Unexpected(cause) => return ApiError::internal(cause),
         };
         ApiError::new(status, code, self.to_string())
     }
@@ -29,7 +80,10 @@ impl AuthError {
 
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
-        self.api().status
+        match self {
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            other => other.api().status,
+        }
     }
 
     fn error_response(&self) -> HttpResponse {

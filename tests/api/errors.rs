@@ -28,3 +28,47 @@ async fn request_ids_differ_per_request() {
     assert_ne!(a, b);
     assert!(uuid::Uuid::parse_str(&a).is_ok());
 }
+
+#[tokio::test]
+async fn malformed_json_is_400_and_wrong_types_are_422() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"email\": \"a@b.c\", ")
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 400, "malformed_json").await;
+    let wrong_type = app.post_json("/api/v1/auth/login", &serde_json::json!({ "email": 42, "password": [] })).await;
+    assert_error(wrong_type, 422, "invalid_body").await;
+    let not_json = app.client.post(app.url("/api/v1/auth/login")).body("email=a").send().await.unwrap();
+    assert_error(not_json, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn oversized_json_is_413() {
+    let app = crate::helpers::spawn_app_with(|s| s.server.max_json_bytes = 1024).await;
+    let big = "x".repeat(4096);
+    let response = app.post_json("/api/v1/auth/login", &serde_json::json!({ "email": big, "password": "p" })).await;
+    assert_error(response, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn missing_or_malformed_token_is_401() {
+    let app = spawn_app().await;
+    assert_error(app.get("/api/v1/auth/me").await, 401, "missing_token").await;
+    let basic = app.client.get(app.url("/api/v1/auth/me")).header("authorization", "Basic abc").send().await.unwrap();
+    assert_error(basic, 401, "missing_token").await;
+    assert_error(app.get_as("/api/v1/auth/me", "not-a-jwt").await, 401, "invalid_token").await;
+    assert_error(app.get_as("/api/v1/users", "bwk_not-a-key").await, 401, "invalid_token").await;
+}
+
+#[tokio::test]
+async fn a_bad_path_id_is_a_clear_400() {
+    let app = spawn_app().await;
+    let admin = app.register("Paths").await;
+    assert_error(app.get_as("/api/v1/users/not-a-uuid", &admin.access_token).await, 400, "invalid_path").await;
+    assert_error(app.get_as("/api/v1/users?page=abc", &admin.access_token).await, 400, "invalid_query").await;
+}

@@ -109,3 +109,107 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
     assert_eq!(body["error"]["request_id"], header_id.as_str(), "request id in body matches header");
     body
 }
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in person of a test org.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, None, Some(body)).await
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.send(reqwest::Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Registers a new org and returns its admin, signed in.
+    pub async fn register(&self, org: &str) -> TestUser {
+        let email = format!("admin-{}@{}.example.org", Uuid::new_v4().simple(), org.to_lowercase().replace(' ', "-"));
+        let response = self
+            .post_json(
+                "/api/v1/auth/register",
+                &serde_json::json!({ "org_name": org, "email": email, "password": PASSWORD, "name": "Ada Admin" }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "register: {}", response.text().await.unwrap_or_default());
+        self.signed_in(email, response.json().await.expect("token body")).await
+    }
+
+    /// Invites `role` into `admin`'s org, accepts, and returns the new user, signed in.
+    pub async fn invite(&self, inviter: &TestUser, role: &str) -> TestUser {
+        let email = format!("{role}-{}@example.org", Uuid::new_v4().simple());
+        let invite = self
+            .post_as("/api/v1/invitations", &inviter.access_token, &serde_json::json!({ "email": email, "role": role }))
+            .await;
+        assert_eq!(invite.status(), 201, "invite: {}", invite.text().await.unwrap_or_default());
+        let token =
+            invite.json::<serde_json::Value>().await.expect("invitation")["token"].as_str().expect("token").to_owned();
+        let accepted = self
+            .post_json(
+                &format!("/api/v1/invitations/{token}/accept"),
+                &serde_json::json!({ "name": format!("A {role}"), "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(accepted.status(), 201, "accept: {}", accepted.text().await.unwrap_or_default());
+        self.signed_in(email, accepted.json().await.expect("token body")).await
+    }
+
+    async fn signed_in(&self, email: String, tokens: serde_json::Value) -> TestUser {
+        let access_token = tokens["access_token"].as_str().expect("access token").to_owned();
+        let me: serde_json::Value = self.get_as("/api/v1/auth/me", &access_token).await.json().await.expect("me");
+        TestUser {
+            id: me["user"]["id"].as_str().expect("user id").to_owned(),
+            org_id: me["org"]["id"].as_str().expect("org id").to_owned(),
+            email,
+            access_token,
+            refresh_token: tokens["refresh_token"].as_str().expect("refresh token").to_owned(),
+        }
+    }
+}
+
+/// One object of every org-owned kind in `admin`'s org, keyed by the path segment its id follows in the API
+/// (`/users/{id}` → "users"). Tests that walk the OpenAPI route list fill ids from it; a domain that adds
+/// routes adds its objects here.
+pub async fn seed_org(app: &TestApp, admin: &TestUser) -> std::collections::HashMap<&'static str, String> {
+    let teacher = app.invite(admin, "teacher").await;
+    let key: serde_json::Value = app
+        .post_as("/api/v1/api-keys", &admin.access_token, &serde_json::json!({ "name": "seed", "scope": "read" }))
+        .await
+        .json()
+        .await
+        .expect("api key");
+    std::collections::HashMap::from([
+        ("users", teacher.id),
+        ("api-keys", key["id"].as_str().expect("key id").to_owned()),
+    ])
+}

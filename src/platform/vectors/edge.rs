@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, TryLockError};
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -63,8 +64,8 @@ pub struct EdgeVectorStore {
 }
 
 struct Inner {
-    // Field order matters: the shard flushes on drop, before the directory lock is released.
-    shard: EdgeShard,
+    /// Dropped by hand in `Drop for Inner`, before the directory lock is released (see there).
+    shard: ManuallyDrop<EdgeShard>,
     dir: PathBuf,
     dense_dim: usize,
     flush_on_write: bool,
@@ -72,6 +73,22 @@ struct Inner {
     gate: RwLock<()>,
     optimizing: Mutex<()>,
     _dir_lock: File,
+}
+
+impl Drop for Inner {
+    /// `EdgeShard`'s own `Drop` flushes with `expect`: a vanished or full disk would panic there, and abort
+    /// the process if it was already unwinding. So flush first under `catch_unwind`, and drop the shard
+    /// (which flushes again, a no-op by then) only if that worked; a shard that cannot flush is leaked,
+    /// which loses nothing that a failed flush had not lost already.
+    fn drop(&mut self) {
+        let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.shard.flush())).is_ok();
+        if flushed {
+            // SAFETY: `shard` is never touched again: this is `Inner`'s destructor.
+            unsafe { ManuallyDrop::drop(&mut self.shard) };
+        } else {
+            tracing::error!(dir = %self.dir.display(), "vector shard could not flush at close; leaking it");
+        }
+    }
 }
 
 impl EdgeVectorStore {
@@ -93,16 +110,13 @@ impl EdgeVectorStore {
             .write(true)
             .open(dir.join(LOCK_FILE))
             .map_err(|e| io("opening lock file in", e))?;
-        match dir_lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(VectorError::Backend(format!(
-                    "vector store {} is already open (another process, or a store not yet dropped)",
-                    dir.display()
-                )));
-            }
-            Err(TryLockError::Error(e)) => return Err(io("locking", e)),
-        }
+        dir_lock.try_lock().map_err(|e| match e {
+            TryLockError::WouldBlock => VectorError::Backend(format!(
+                "vector store {} is already open (another process, or a store not yet dropped)",
+                dir.display()
+            )),
+            TryLockError::Error(e) => io("locking", e),
+        })?;
 
         let config = shard_config(dense_dim, &opts);
         // `load` with an explicit config also checks it against the existing segments, so
@@ -115,7 +129,7 @@ impl EdgeVectorStore {
         .map_err(|e| VectorError::Backend(format!("opening shard {}: {e}", dir.display())))?;
 
         let inner = Inner {
-            shard,
+            shard: ManuallyDrop::new(shard),
             dir: dir.to_path_buf(),
             dense_dim,
             flush_on_write: opts.flush_on_write,
@@ -125,6 +139,15 @@ impl EdgeVectorStore {
         };
         inner.ensure_payload_indexes()?;
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    async fn run<T, F>(&self, what: &'static str, f: F) -> Result<T, VectorError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, VectorError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(what, move || f(&inner)).await
     }
 
     /// Segment/index counts, e.g. to export as metrics.
@@ -162,9 +185,9 @@ fn shard_config(dense_dim: usize, opts: &EdgeOptions) -> EdgeConfig {
 }
 
 impl Inner {
-    fn update(&self, what: &str, op: UpdateOperation) -> Result<(), VectorError> {
+    fn update(&self, what: &'static str, op: UpdateOperation) -> Result<(), VectorError> {
         let _shared = self.gate.read().unwrap_or_else(PoisonError::into_inner);
-        self.shard.update(op).map_err(|e| VectorError::Backend(format!("{what}: {e}")))
+        self.shard.update(op).map_err(engine_err(what))
     }
 
     fn flush(&self) {
@@ -288,17 +311,6 @@ fn scored_point(p: qdrant_edge::ScoredPoint) -> Result<ScoredPoint, VectorError>
 
 fn engine_err(what: &'static str) -> impl Fn(qdrant_edge::OperationError) -> VectorError {
     move |e| VectorError::Backend(format!("{what}: {e}"))
-}
-
-impl EdgeVectorStore {
-    async fn run<T, F>(&self, what: &'static str, f: F) -> Result<T, VectorError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Inner) -> Result<T, VectorError> + Send + 'static,
-    {
-        let inner = self.inner.clone();
-        blocking(what, move || f(&inner)).await
-    }
 }
 
 #[async_trait::async_trait]

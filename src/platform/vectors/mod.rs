@@ -38,8 +38,8 @@ const RESERVED_KEYS: [&str; 4] = [ORG_ID, COLLECTION_ID, DOCUMENT_ID, CHUNK_ID];
 pub(crate) const HNSW_M: usize = 0;
 pub(crate) const HNSW_PAYLOAD_M: usize = 16;
 
-/// Reciprocal-rank-fusion constant. The server's plain `Fusion::Rrf` uses 2; the embedded
-/// engine needs it spelled out, so it is pinned here to keep both backends' rankings identical.
+/// Reciprocal-rank-fusion `k`, sent explicitly to both engines so their fused rankings are
+/// identical. 2 is Qdrant's own default: it favours agreement at the very top of the lists.
 pub(crate) const RRF_K: usize = 2;
 
 #[derive(Debug, Clone, PartialEq)]

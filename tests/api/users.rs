@@ -1,0 +1,176 @@
+//! Invitations, user management and API keys.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, assert_error, spawn_app};
+
+#[tokio::test]
+async fn admins_invite_teachers_and_students_and_teachers_invite_students_only() {
+    let app = spawn_app().await;
+    let admin = app.register("Invites").await;
+    let teacher = app.invite(&admin, "teacher").await;
+    let student = app.invite(&teacher, "student").await;
+    let me: serde_json::Value = app.get_as("/api/v1/auth/me", &student.access_token).await.json().await.unwrap();
+    assert_eq!(me["user"]["role"], "student");
+    assert_eq!(me["org"]["id"], admin.org_id.as_str(), "invitees join the inviter's org");
+
+    let teacher_invites_teacher = app
+        .post_as(
+            "/api/v1/invitations",
+            &teacher.access_token,
+            &json!({ "email": "t2@x.example.org", "role": "teacher" }),
+        )
+        .await;
+    assert_error(teacher_invites_teacher, 403, "forbidden").await;
+    let admin_invites_admin = app
+        .post_as("/api/v1/invitations", &admin.access_token, &json!({ "email": "a2@x.example.org", "role": "admin" }))
+        .await;
+    assert_error(admin_invites_admin, 403, "forbidden").await;
+    let student_invites = app
+        .post_as(
+            "/api/v1/invitations",
+            &student.access_token,
+            &json!({ "email": "s2@x.example.org", "role": "student" }),
+        )
+        .await;
+    assert_error(student_invites, 403, "forbidden").await;
+}
+
+#[tokio::test]
+async fn an_invitation_is_single_use() {
+    let app = spawn_app().await;
+    let admin = app.register("Single use").await;
+    let invite: serde_json::Value = app
+        .post_as(
+            "/api/v1/invitations",
+            &admin.access_token,
+            &json!({ "email": "once@x.example.org", "role": "student" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/invitations/{}/accept", invite["token"].as_str().unwrap());
+    let body = json!({ "name": "Once", "password": PASSWORD });
+    assert_eq!(app.post_json(&path, &body).await.status(), 201);
+    assert_error(app.post_json(&path, &body).await, 404, "invalid_invitation").await;
+    assert_error(app.post_json("/api/v1/invitations/inv_forged/accept", &body).await, 404, "invalid_invitation").await;
+}
+
+#[tokio::test]
+async fn users_are_listed_with_pagination_and_search_and_roles_change_by_admins_only() {
+    let app = spawn_app().await;
+    let admin = app.register("Directory").await;
+    let teacher = app.invite(&admin, "teacher").await;
+    for _ in 0..3 {
+        app.invite(&teacher, "student").await;
+    }
+    let page: serde_json::Value =
+        app.get_as("/api/v1/users?per_page=2&page=1", &admin.access_token).await.json().await.unwrap();
+    assert_eq!(page["total"], 5);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let students: serde_json::Value =
+        app.get_as("/api/v1/users?role=student", &teacher.access_token).await.json().await.unwrap();
+    assert_eq!(students["total"], 3);
+    let search: serde_json::Value = app
+        .get_as(&format!("/api/v1/users?q={}", &teacher.email[..12]), &admin.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(search["total"], 1);
+    assert_eq!(search["items"][0]["email"], teacher.email.as_str());
+
+    let by_teacher = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", teacher.id),
+            Some(&teacher.access_token),
+            Some(&json!({ "role": "admin" })),
+        )
+        .await;
+    assert_error(by_teacher, 403, "forbidden").await;
+    let by_admin = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", teacher.id),
+            Some(&admin.access_token),
+            Some(&json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!(by_admin.status(), 200);
+    let audit: serde_json::Value =
+        app.get_as("/api/v1/audit?action=user.role_changed", &admin.access_token).await.json().await.unwrap();
+    assert_eq!(audit["items"][0]["details"]["to"], "admin");
+    let self_demotion = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", admin.id),
+            Some(&admin.access_token),
+            Some(&json!({ "role": "student" })),
+        )
+        .await;
+    assert_error(self_demotion, 409, "conflict").await;
+}
+
+#[tokio::test]
+async fn deleting_a_user_ends_their_sessions_and_is_audited() {
+    let app = spawn_app().await;
+    let admin = app.register("Deletion").await;
+    let student = app.invite(&admin, "student").await;
+    let deleted =
+        app.send(Method::DELETE, &format!("/api/v1/users/{}", student.id), Some(&admin.access_token), None).await;
+    assert_eq!(deleted.status(), 204);
+    assert_error(app.get_as(&format!("/api/v1/users/{}", student.id), &admin.access_token).await, 404, "not_found")
+        .await;
+    let refresh = app.post_json("/api/v1/auth/refresh", &json!({ "refresh_token": student.refresh_token })).await;
+    assert_error(refresh, 401, "invalid_refresh_token").await;
+    let audit: serde_json::Value =
+        app.get_as("/api/v1/audit?action=user.deleted", &admin.access_token).await.json().await.unwrap();
+    assert_eq!(audit["items"][0]["target_id"], student.id.as_str());
+}
+
+#[tokio::test]
+async fn api_keys_are_shown_once_scoped_and_revocable() {
+    let app = spawn_app().await;
+    let admin = app.register("Keys").await;
+    let created =
+        app.post_as("/api/v1/api-keys", &admin.access_token, &json!({ "name": "LMS sync", "scope": "read" })).await;
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap();
+    assert!(secret.starts_with("bwk_"));
+    let listed: serde_json::Value = app.get_as("/api/v1/api-keys", &admin.access_token).await.json().await.unwrap();
+    assert_eq!(listed[0]["prefix"], &secret[..12]);
+    assert!(!listed.to_string().contains(secret), "the secret is never shown again");
+
+    let me: serde_json::Value = app.get_as("/api/v1/auth/me", secret).await.json().await.unwrap();
+    assert_eq!(me["org"]["id"], admin.org_id.as_str());
+    assert_eq!(me["role"], "teacher");
+    assert_eq!(app.get_as("/api/v1/users", secret).await.status(), 200, "a read key reads");
+    let write =
+        app.post_as("/api/v1/invitations", secret, &json!({ "email": "k@x.example.org", "role": "student" })).await;
+    assert_error(write, 403, "insufficient_scope").await;
+    let escalate = app.post_as("/api/v1/api-keys", secret, &json!({ "name": "x", "scope": "write" })).await;
+    assert_eq!(escalate.status(), 403);
+
+    let id = created["id"].as_str().unwrap();
+    let revoked = app.send(Method::DELETE, &format!("/api/v1/api-keys/{id}"), Some(&admin.access_token), None).await;
+    assert_eq!(revoked.status(), 204);
+    assert_error(app.get_as("/api/v1/auth/me", secret).await, 401, "invalid_token").await;
+    let write_key: serde_json::Value = app
+        .post_as("/api/v1/api-keys", &admin.access_token, &json!({ "name": "writer", "scope": "write" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let invite = app
+        .post_as(
+            "/api/v1/invitations",
+            write_key["secret"].as_str().unwrap(),
+            &json!({ "email": "w@x.example.org", "role": "student" }),
+        )
+        .await;
+    assert_eq!(invite.status(), 201, "a write key acts as a teacher");
+}
