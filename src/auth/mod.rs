@@ -78,21 +78,19 @@ impl Role {
 pub struct AuthApi;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/register", web::post().to(session::register))
-        .route("/auth/login", web::post().to(session::login))
-        .route("/auth/refresh", web::post().to(session::refresh))
-        .route("/auth/logout", web::post().to(session::logout))
-        .route("/auth/me", web::get().to(session::me))
-        .route("/users", web::get().to(users::list))
-        .route("/users/{id}", web::get().to(users::get))
-        .route("/users/{id}", web::patch().to(users::update))
-        .route("/users/{id}", web::delete().to(users::delete))
-        .route("/invitations", web::post().to(invitations::create))
-        .route("/invitations/{token}/accept", web::post().to(invitations::accept))
-        .route("/api-keys", web::post().to(api_keys::create))
-        .route("/api-keys", web::get().to(api_keys::list))
-        .route("/api-keys/{id}", web::delete().to(api_keys::revoke))
-        .route("/audit", web::get().to(audit::list));
+    // One resource per path, so a known path with the wrong method answers 405, not 404.
+    cfg.service(web::resource("/auth/register").post(session::register))
+        .service(web::resource("/auth/login").post(session::login))
+        .service(web::resource("/auth/refresh").post(session::refresh))
+        .service(web::resource("/auth/logout").post(session::logout))
+        .service(web::resource("/auth/me").get(session::me))
+        .service(web::resource("/users").get(users::list))
+        .service(web::resource("/users/{id}").get(users::get).patch(users::update).delete(users::delete))
+        .service(web::resource("/invitations").post(invitations::create))
+        .service(web::resource("/invitations/{token}/accept").post(invitations::accept))
+        .service(web::resource("/api-keys").post(api_keys::create).get(api_keys::list))
+        .service(web::resource("/api-keys/{id}").delete(api_keys::revoke))
+        .service(web::resource("/audit").get(audit::list));
 }
 
 #[cfg(test)]

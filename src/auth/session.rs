@@ -133,17 +133,19 @@ pub async fn login(
 ) -> Result<HttpResponse, AuthError> {
     let ip = limit_ip(&state, &req).await?;
     let email = body.email.trim().to_lowercase();
-    // Counted per account whatever the outcome: guessing from many IPs hits this wall too.
+    // Failed attempts are counted per account, so guessing from many IPs hits this wall too; once it is
+    // reached even the right password waits out the window.
+    let failures_key = format!("auth:login-failures:{email}");
     let per_account = state.settings.ratelimit.login_per_account_per_15min;
-    let window = Duration::from_secs(15 * 60);
-    let decision = state.rate_limiter.hit(&format!("auth:login:{email}"), per_account, window).await?;
-    if !decision.allowed {
-        return Err(AuthError::RateLimited(decision.reset_after.as_secs().max(1)));
+    let locked = state.rate_limiter.peek(&failures_key, per_account).await?;
+    if !locked.allowed {
+        return Err(AuthError::RateLimited(locked.reset_after.as_secs().max(1)));
     }
     let found = user::Entity::find().filter(user::Column::Email.eq(&email)).one(&state.db).await?;
     let stored = found.as_ref().map_or_else(|| password::decoy_hash().to_owned(), |u| u.password_hash.clone());
     let matches = password::verify(body.password.clone(), stored).await?;
     if !matches {
+        state.rate_limiter.hit(&failures_key, per_account, Duration::from_secs(15 * 60)).await?;
         // A known account's org sees the attempt in its log; an unknown email is logged with no org.
         audit::record(
             &state.db,

@@ -13,7 +13,8 @@ pub use routes::{Check, Readiness};
 pub struct OpsApi;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(routes::healthz))
-        .route("/readyz", web::get().to(routes::readyz))
-        .route("/metrics", web::get().to(routes::metrics));
+    // One resource per path, so a known path with the wrong method answers 405, not 404.
+    cfg.service(web::resource("/healthz").get(routes::healthz))
+        .service(web::resource("/readyz").get(routes::readyz))
+        .service(web::resource("/metrics").get(routes::metrics));
 }

@@ -20,6 +20,9 @@ pub struct RateDecision {
 pub trait RateLimiter: Send + Sync + 'static {
     /// Counts one hit on `key` and says whether it is within `limit` hits per `window`.
     async fn hit(&self, key: &str, limit: u32, window: Duration) -> anyhow::Result<RateDecision>;
+    /// The same answer as `hit` would give for one more hit, without counting one (limits that only count
+    /// failures check first and count after).
+    async fn peek(&self, key: &str, limit: u32) -> anyhow::Result<RateDecision>;
 }
 
 fn decide(count: u64, limit: u32, reset_after: Duration) -> RateDecision {
@@ -48,6 +51,15 @@ impl RateLimiter for MemoryRateLimiter {
         }
         entry.1 += 1;
         Ok(decide(entry.1, limit, entry.0 - now))
+    }
+
+    async fn peek(&self, key: &str, limit: u32) -> anyhow::Result<RateDecision> {
+        let now = tokio::time::Instant::now();
+        let windows = self.windows.lock().map_err(|_| anyhow::anyhow!("rate limiter lock poisoned"))?;
+        Ok(match windows.get(key) {
+            Some((ends, count)) if *ends > now => decide(count + 1, limit, *ends - now),
+            _ => decide(1, limit, Duration::ZERO),
+        })
     }
 }
 
@@ -82,6 +94,19 @@ impl RateLimiter for RedisRateLimiter {
             .context("rate limit counter")?;
         Ok(decide(count, limit, Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0))))
     }
+
+    async fn peek(&self, key: &str, limit: u32) -> anyhow::Result<RateDecision> {
+        let mut conn = self.redis.pool.get().await.context("getting a Redis connection")?;
+        let key = self.redis.key(&format!("rl:{key}"));
+        let (count, ttl_ms): (Option<u64>, i64) = deadpool_redis::redis::pipe()
+            .get(&key)
+            .pttl(&key)
+            .query_async(&mut conn)
+            .await
+            .context("rate limit peek")?;
+        let reset = Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0));
+        Ok(decide(count.unwrap_or(0) + 1, limit, reset))
+    }
 }
 
 #[cfg(test)]
@@ -101,7 +126,10 @@ mod tests {
         assert!(!refused.allowed);
         assert!(refused.reset_after <= window && refused.reset_after > Duration::ZERO);
         assert!(limiter.hit("ip:2", 3, window).await.unwrap().allowed, "keys are independent");
+        assert!(!limiter.peek("ip:1", 3).await.unwrap().allowed, "peek agrees with the count");
+        assert!(limiter.peek("ip:3", 3).await.unwrap().allowed);
         tokio::time::advance(window).await;
+        assert!(limiter.peek("ip:1", 3).await.unwrap().allowed, "peek sees the window end");
         assert!(limiter.hit("ip:1", 3, window).await.unwrap().allowed);
     }
 }

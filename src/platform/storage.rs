@@ -56,6 +56,25 @@ impl Storage {
         Ok(())
     }
 
+    /// Streams a local file into the store in parts: a 100 MB upload never sits in memory whole.
+    pub async fn put_file(&self, key: &str, file: &Path) -> anyhow::Result<()> {
+        use tokio::io::AsyncReadExt;
+        let mut source = tokio::fs::File::open(file).await.with_context(|| format!("opening {}", file.display()))?;
+        let upload = self.store.put_multipart(&self.path(key)).await.with_context(|| format!("starting {key}"))?;
+        let mut writer = object_store::WriteMultipart::new(upload);
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let read = source.read(&mut buffer).await.context("reading the upload")?;
+            if read == 0 {
+                break;
+            }
+            writer.wait_for_capacity(4).await.with_context(|| format!("writing {key}"))?;
+            writer.write(&buffer[..read]);
+        }
+        writer.finish().await.with_context(|| format!("finishing {key}"))?;
+        Ok(())
+    }
+
     pub async fn get(&self, key: &str) -> anyhow::Result<Bytes> {
         let result = self.store.get(&self.path(key)).await.with_context(|| format!("opening {key}"))?;
         result.bytes().await.with_context(|| format!("reading {key}"))
@@ -92,6 +111,12 @@ mod tests {
         assert_eq!(storage.get("org/1/doc/2").await.unwrap(), Bytes::from_static(b"hello"));
         storage.delete("org/1/doc/2").await.unwrap();
         storage.delete("org/1/doc/2").await.unwrap();
+
+        let big = dir.path().join("big.bin");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&big, &data).unwrap();
+        storage.put_file("org/1/doc/3", &big).await.unwrap();
+        assert_eq!(storage.get("org/1/doc/3").await.unwrap().as_ref(), data.as_slice());
         assert!(storage.get("org/1/doc/2").await.is_err());
     }
 }

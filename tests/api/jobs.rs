@@ -238,3 +238,35 @@ where
     }
     panic!("condition not met within 2 s");
 }
+
+/// Fails every time and remembers which jobs were reported dead.
+#[derive(Default)]
+struct FailsAndReports {
+    dead: Mutex<Vec<uuid::Uuid>>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for FailsAndReports {
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        Err(JobError::Retry(anyhow::anyhow!("still broken")))
+    }
+
+    async fn on_dead(&self, job: &Job) {
+        assert_eq!(job.last_error.as_deref(), Some("still broken"));
+        self.dead.lock().unwrap().push(job.id);
+    }
+}
+
+#[tokio::test]
+async fn the_handler_hears_when_its_job_goes_dead() {
+    let app = spawn_app_with(|s| s.jobs.max_attempts = 2).await;
+    let id = app.state.jobs.enqueue(new_job(1)).await.unwrap();
+    let handler = Arc::new(FailsAndReports::default());
+    let worker = worker(&app, "w", handler.clone());
+    let abort = CancellationToken::new();
+    let first = worker.run_one_at(now_ms(), &abort).await.unwrap().unwrap().0;
+    assert!(handler.dead.lock().unwrap().is_empty(), "not dead after one attempt");
+    let retry_at = app.state.jobs.get(first.id).await.unwrap().unwrap().run_at;
+    assert_eq!(worker.run_one_at(retry_at, &abort).await.unwrap().unwrap().1, Outcome::Dead);
+    assert_eq!(*handler.dead.lock().unwrap(), vec![id]);
+}

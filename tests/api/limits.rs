@@ -83,3 +83,13 @@ async fn cors_allows_same_origin_and_listed_origins_only() {
         .unwrap();
     assert_eq!(same_origin.status(), 401, "same-origin requests pass CORS and reach the route");
 }
+
+#[tokio::test]
+async fn successful_sign_ins_do_not_count_against_the_account() {
+    let app = spawn_app_with(|s| s.ratelimit.login_per_account_per_15min = 2).await;
+    let admin = app.register("Frequent").await;
+    for _ in 0..4 {
+        let ok = app.post_json("/api/v1/auth/login", &json!({ "email": admin.email, "password": PASSWORD })).await;
+        assert_eq!(ok.status(), 200);
+    }
+}

@@ -174,3 +174,61 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
         .await;
     assert_eq!(invite.status(), 201, "a write key acts as a teacher");
 }
+
+#[tokio::test]
+async fn an_expired_invitation_is_refused() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    let admin = app.register("Expiry").await;
+    let invite: serde_json::Value = app
+        .post_as(
+            "/api/v1/invitations",
+            &admin.access_token,
+            &json!({ "email": "late@x.example.org", "role": "student" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expires: chrono::DateTime<chrono::Utc> = invite["expires_at"].as_str().unwrap().parse().unwrap();
+    let days = (expires - chrono::Utc::now()).num_hours();
+    assert!((167..=168).contains(&days), "valid for 7 days, got {days} h");
+    // Eight days pass.
+    let id = uuid::Uuid::parse_str(invite["id"].as_str().unwrap()).unwrap();
+    let past = chrono::Utc::now() - chrono::Duration::days(1);
+    let backend = app.state.db.get_database_backend();
+    app.state
+        .db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            if backend == sea_orm::DbBackend::Postgres {
+                "UPDATE invitations SET expires_at = $1 WHERE id = $2"
+            } else {
+                "UPDATE invitations SET expires_at = ? WHERE id = ?"
+            },
+            [past.into(), id.into()],
+        ))
+        .await
+        .unwrap();
+    let path = format!("/api/v1/invitations/{}/accept", invite["token"].as_str().unwrap());
+    let late = app.post_json(&path, &json!({ "name": "Late", "password": PASSWORD })).await;
+    assert_error(late, 404, "invalid_invitation").await;
+}
+
+#[tokio::test]
+async fn logout_without_a_token_ends_every_session_of_the_caller() {
+    let app = spawn_app().await;
+    let admin = app.register("Everywhere").await;
+    let second: serde_json::Value = app
+        .post_json("/api/v1/auth/login", &json!({ "email": admin.email, "password": PASSWORD }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let out = app.send(Method::POST, "/api/v1/auth/logout", Some(&admin.access_token), None).await;
+    assert_eq!(out.status(), 204);
+    for token in [admin.refresh_token.as_str(), second["refresh_token"].as_str().unwrap()] {
+        let refresh = app.post_json("/api/v1/auth/refresh", &json!({ "refresh_token": token })).await;
+        assert_error(refresh, 401, "invalid_refresh_token").await;
+    }
+}

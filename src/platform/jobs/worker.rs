@@ -24,6 +24,10 @@ pub enum JobError {
 #[async_trait::async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     async fn run(&self, job: &Job) -> Result<(), JobError>;
+
+    /// Called once when the job goes `dead` (out of attempts, a permanent error, or a lease that expired on
+    /// every attempt), so the work it stood for can be marked failed instead of pending forever.
+    async fn on_dead(&self, _job: &Job) {}
 }
 
 #[derive(Default, Clone)]
@@ -107,16 +111,17 @@ impl Worker {
     }
 
     async fn execute(&self, job: &Job, now: i64, abort: &CancellationToken) -> anyhow::Result<Outcome> {
-        if job.attempts > job.max_attempts {
-            // Its workers kept dying mid-run (the lease expired every time): stop feeding it to new ones.
-            self.queue.fail(job, &self.id, "lease expired on every attempt", true, now).await?;
-            tracing::warn!("job dead after its lease expired on every attempt");
-            return Ok(Outcome::Dead);
-        }
         let Some(handler) = self.registry.handlers.get(&job.kind).cloned() else {
             self.queue.release(job.id, &self.id).await?;
             return Ok(Outcome::Released);
         };
+        if job.attempts > job.max_attempts {
+            // Its workers kept dying mid-run (the lease expired every time): stop feeding it to new ones.
+            self.queue.fail(job, &self.id, "lease expired on every attempt", true, now).await?;
+            tracing::warn!("job dead after its lease expired on every attempt");
+            handler.on_dead(job).await;
+            return Ok(Outcome::Dead);
+        }
         let heartbeat = self.spawn_heartbeat(job.id);
         let result = tokio::select! {
             result = handler.run(job) => Some(result),
@@ -147,6 +152,9 @@ impl Worker {
                 match self.queue.fail(job, &self.id, &message, permanent, now.max(now_ms())).await? {
                     JobStatus::Dead => {
                         tracing::error!(error = %message, "job dead");
+                        let mut dead = job.clone();
+                        dead.last_error = Some(message);
+                        handler.on_dead(&dead).await;
                         Outcome::Dead
                     }
                     _ => {

@@ -1,0 +1,77 @@
+//! The command line and layered configuration, through the real binary.
+
+use std::process::Command;
+
+use crate::helpers::test_data_dir;
+
+#[test]
+fn migrate_creates_the_sqlite_database_in_the_data_dir() {
+    if std::env::var("TEST_DATABASE_URL").is_ok() {
+        return; // this check is about the embedded default
+    }
+    let dir = test_data_dir();
+    let output = Command::new(env!("CARGO_BIN_EXE_bwenge"))
+        .args(["migrate", "--data-dir"])
+        .arg(&dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("binary runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let tables = Command::new("sqlite3").arg(dir.join("bwenge.db")).arg(".tables").output().expect("sqlite3 runs");
+    let tables = String::from_utf8_lossy(&tables.stdout);
+    for table in ["jobs", "users", "orgs", "audit_log"] {
+        assert!(tables.contains(table), "{table} missing: {tables}");
+    }
+}
+
+#[test]
+fn config_layers_file_then_env_then_conventional_urls() {
+    let dir = test_data_dir();
+    // A file says one thing, BWENGE__ env another: the env var wins; DATABASE_URL names the database.
+    let file = dir.join("extra.toml");
+    std::fs::write(&file, "[database]\nurl = \"sqlite:///nonexistent/dir/never.db\"\n[log]\nlevel = \"warn\"\n")
+        .unwrap();
+    let custom_db = dir.join("custom.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_bwenge"))
+        .args(["migrate", "--data-dir"])
+        .arg(&dir)
+        .arg("--config")
+        .arg(&file)
+        .env("BWENGE__DATABASE__URL", format!("sqlite://{}?mode=rwc", custom_db.display()))
+        .env("DATABASE_URL", "postgres://ignored-because-the-bwenge-key-is-set/x")
+        .output()
+        .expect("binary runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(custom_db.exists(), "BWENGE__DATABASE__URL beat the file and DATABASE_URL");
+
+    let conventional = dir.join("conventional.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_bwenge"))
+        .args(["migrate", "--data-dir"])
+        .arg(&dir)
+        .env_remove("BWENGE__DATABASE__URL")
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", conventional.display()))
+        .output()
+        .expect("binary runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(conventional.exists(), "DATABASE_URL is honoured");
+}
+
+#[test]
+fn a_missing_config_file_or_a_mistyped_key_fails_with_a_clear_message() {
+    let dir = test_data_dir();
+    let output = Command::new(env!("CARGO_BIN_EXE_bwenge"))
+        .args(["migrate", "--config", "/nonexistent/bwenge.toml", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("binary runs");
+    assert!(!output.status.success());
+    let output = Command::new(env!("CARGO_BIN_EXE_bwenge"))
+        .args(["migrate", "--data-dir"])
+        .arg(&dir)
+        .env("BWENGE__SERVER__PORT", "not-a-port")
+        .output()
+        .expect("binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("configuration"), "{stderr}");
+}
