@@ -5,6 +5,9 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin bwenge && strip target/release/bwenge
+# The embedding model is baked in: the running container downloads nothing.
+RUN apt-get update && apt-get install -y --no-install-recommends python3-pip \
+    && bash scripts/fetch-model.sh /opt/bwenge/models/all-MiniLM-L6-v2
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -13,10 +16,12 @@ RUN apt-get update \
     && useradd --system --uid 10001 --home-dir /var/lib/bwenge --create-home bwenge
 COPY --from=build /src/target/release/bwenge /usr/local/bin/bwenge
 COPY config /etc/bwenge/config
+COPY --from=build /opt/bwenge/models /opt/bwenge/models
 ENV BWENGE_ENV=production \
     BWENGE_CONFIG_DIR=/etc/bwenge/config \
     BWENGE__SERVER__HOST=0.0.0.0 \
-    BWENGE__SERVER__DATA_DIR=/var/lib/bwenge
+    BWENGE__SERVER__DATA_DIR=/var/lib/bwenge \
+    BWENGE__EMBEDDINGS__MODEL_DIR=/opt/bwenge/models/all-MiniLM-L6-v2
 USER bwenge
 VOLUME ["/var/lib/bwenge"]
 EXPOSE 8080

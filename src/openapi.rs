@@ -33,5 +33,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc.merge(crate::ops::OpsApi::openapi());
     doc.merge(crate::auth::AuthApi::openapi());
+    doc.merge(crate::ingest::IngestApi::openapi());
     doc
 }

@@ -25,6 +25,9 @@ pub struct Check {
     pub latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Something an operator should know even though the check passed (e.g. search running degraded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// The process is up. Touches no backend, so a slow database never gets a healthy replica restarted.
@@ -52,6 +55,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if let Some(redis) = redis {
         checks.insert("redis", redis);
     }
+    checks.insert("embeddings", embeddings_check(&state));
     let ok = checks.values().all(|c| c.ok);
     let body = Readiness { status: if ok { "ready" } else { "unavailable" }, checks };
     if ok {
@@ -78,6 +82,27 @@ async fn check(backend: &str, probe: impl Future<Output = anyhow::Result<()>>) -
         backend: backend.to_owned(),
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
         error: result.err().map(|e| format!("{e:#}")),
+        warning: None,
+    }
+}
+
+/// The model loads on first use, so this reports configuration, not a round trip. A missing model leaves the
+/// server usable (BM25 only), so it is a warning, not a failure.
+fn embeddings_check(state: &AppState) -> Check {
+    match &state.embedder {
+        Some(embedder) => {
+            Check { ok: true, backend: embedder.name().to_owned(), latency_ms: 0.0, error: None, warning: None }
+        }
+        None => Check {
+            ok: true,
+            backend: "none".into(),
+            latency_ms: 0.0,
+            error: None,
+            warning: Some(format!(
+                "no embedding model at {}: search is BM25-only; run `just model` or set embeddings.model_dir",
+                state.settings.model_dir().display()
+            )),
+        },
     }
 }
 

@@ -46,6 +46,13 @@ pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
     settings.server.port = 0;
     settings.server.host = "127.0.0.1".into();
     settings.jobs.poll_interval_ms = 50;
+    // The real embedding model when the machine has it (`.ci/run` fetches it); without it the app runs
+    // BM25-only, which the tests also cover.
+    let model =
+        std::env::var("BWENGE_TEST_MODEL_DIR").unwrap_or_else(|_| "/var/tmp/bwenge-model/all-MiniLM-L6-v2".into());
+    if std::path::Path::new(&model).join("model.safetensors").exists() {
+        settings.embeddings.model_dir = model;
+    }
     if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
         settings.database.url = SecretString::from(fresh_postgres_database(&url).await);
         settings.database.max_connections = 5;
@@ -208,8 +215,32 @@ pub async fn seed_org(app: &TestApp, admin: &TestUser) -> std::collections::Hash
         .json()
         .await
         .expect("api key");
+    let collection: serde_json::Value = app
+        .post_as("/api/v1/collections", &admin.access_token, &serde_json::json!({ "name": "Seeded" }))
+        .await
+        .json()
+        .await
+        .expect("collection");
+    let collection_id = collection["id"].as_str().expect("collection id").to_owned();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"Seeded notes about photosynthesis.".to_vec()).file_name("seed.txt"),
+    );
+    let document: serde_json::Value = app
+        .client
+        .post(app.url(&format!("/api/v1/collections/{collection_id}/documents")))
+        .bearer_auth(&admin.access_token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("document");
     std::collections::HashMap::from([
         ("users", teacher.id),
         ("api-keys", key["id"].as_str().expect("key id").to_owned()),
+        ("collections", collection_id),
+        ("documents", document["id"].as_str().expect("document id").to_owned()),
     ])
 }

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod errors;
 mod helpers;
+mod ingest;
 mod jobs;
 mod limits;
 mod ops;

@@ -72,3 +72,25 @@ async fn openapi_document_lists_routes_and_the_docs_ui_is_served_offline() {
     let script = app.get("/api/docs/swagger-ui-bundle.js").await;
     assert_eq!(script.status(), 200, "UI assets are inside the binary");
 }
+
+#[tokio::test]
+async fn without_a_model_search_runs_on_bm25_and_readyz_says_so() {
+    let app = spawn_app_with(|s| s.embeddings.model_dir = "/nonexistent/model".into()).await;
+    let body: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(body["status"], "ready", "the server still serves");
+    assert_eq!(body["checks"]["embeddings"]["backend"], "none");
+    assert!(body["checks"]["embeddings"]["warning"].as_str().unwrap().contains("BM25-only"), "{body}");
+    let teacher = app.register("No model").await;
+    let collection = crate::ingest::create_collection(&app, &teacher, "C").await;
+    let doc =
+        crate::ingest::ingest(&app, &teacher, &collection, "notes.txt", b"Mitochondria make energy.".to_vec()).await;
+    assert_eq!(doc["status"], "ready");
+    let found: serde_json::Value = app
+        .post_as("/api/v1/search", &teacher.access_token, &serde_json::json!({ "query": "mitochondria energy" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["mode"], "sparse");
+    assert_eq!(found["results"][0]["document_id"], doc["id"]);
+}

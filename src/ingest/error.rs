@@ -1,0 +1,53 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the upload is larger than the {0}-byte limit")]
+    TooLarge(u64),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for IngestError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Unexpected(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl IngestError {
+    fn api(&self) -> ApiError {
+        let (status, code) = match self {
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Unsupported(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::Unexpected(cause) => return ApiError::internal(cause),
+        };
+        ApiError::new(status, code, self.to_string())
+    }
+}
+
+impl ResponseError for IngestError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            other => other.api().status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.api().error_response()
+    }
+}

@@ -1,0 +1,204 @@
+//! Tests of [`LocalEmbedder`] against the real model. They need the model files: set `BWENGE_TEST_MODEL_DIR`
+//! (default `/var/tmp/bwenge-model/all-MiniLM-L6-v2`, filled by `scripts/fetch-model.sh`); without them each test
+//! prints a note and passes, so a checkout without the model still builds and tests.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::local::plan_batches;
+use super::{EmbedError, Embedder, LocalEmbedder, cosine_similarity};
+
+const DEFAULT_MODEL_DIR: &str = "/var/tmp/bwenge-model/all-MiniLM-L6-v2";
+
+fn embedder() -> Option<LocalEmbedder> {
+    let dir = std::env::var_os("BWENGE_TEST_MODEL_DIR").map_or_else(|| PathBuf::from(DEFAULT_MODEL_DIR), PathBuf::from);
+    match LocalEmbedder::new(&dir) {
+        Ok(e) => Some(e),
+        Err(err) => {
+            println!("skipping local embedder test: {err}");
+            None
+        }
+    }
+}
+
+fn strings(texts: &[&str]) -> Vec<String> {
+    texts.iter().map(|s| s.to_string()).collect()
+}
+
+fn assert_unit(v: &[f32]) {
+    let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
+}
+
+/// A 5,000-word text, far beyond the 256-token budget.
+fn long_text() -> String {
+    (0..5000).map(|i| format!("word{}", i % 50)).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn missing_files_are_reported_by_name() {
+    let dir = std::env::temp_dir().join(format!("bwenge-no-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.json"), "{}").unwrap();
+    std::fs::write(dir.join("tokenizer.json"), "{}").unwrap();
+    let err = LocalEmbedder::new(&dir).err().unwrap();
+    assert!(matches!(&err, EmbedError::ModelMissing(m) if m.contains("model.safetensors")), "{err}");
+    assert!(!err.retryable());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn batches_respect_input_and_token_limits() {
+    let lens = [256, 256, 100, 30, 10, 10, 10, 2];
+    let order: Vec<usize> = (0..lens.len()).collect();
+    let plan = |max_inputs, max_tokens| plan_batches(&order, |i| lens[i], max_inputs, max_tokens);
+    assert_eq!(plan(128, 512), vec![vec![0, 1], vec![2, 3, 4, 5, 6], vec![7]]);
+    assert_eq!(plan(3, 512), vec![vec![0, 1], vec![2, 3, 4], vec![5, 6, 7]]);
+    // An input longer than the token budget still gets a batch of its own.
+    assert_eq!(plan(128, 100)[0], vec![0]);
+    assert!(plan(128, 2048).concat() == order);
+}
+
+#[tokio::test]
+async fn corrupt_files_fail_at_first_use_not_construction() {
+    let dir = std::env::temp_dir().join(format!("bwenge-bad-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["model.safetensors", "tokenizer.json", "config.json"] {
+        std::fs::write(dir.join(file), "not what it should be").unwrap();
+    }
+    let e = LocalEmbedder::new(&dir).unwrap();
+    // Tokenizer unusable: counting falls back to the chars/4 estimate instead of failing.
+    assert_eq!(e.count_tokens("12345678"), 2);
+    let err = e.embed(&strings(&["hello"])).await.unwrap_err();
+    assert!(matches!(err, EmbedError::Load(_)), "{err:?}");
+    assert!(e.warm_up().await.is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// First 8 dimensions of `SentenceTransformer(<the packaged model dir>).encode(...)` from sentence-transformers
+/// 6.2.0 (torch 2.15, CPU), which runs the model's own modules.json pipeline: Transformer (max_seq_length 256),
+/// mean Pooling, Normalize.
+#[tokio::test]
+async fn matches_sentence_transformers_reference() {
+    let Some(e) = embedder() else { return };
+    let cases: [(String, [f32; 8]); 5] = [
+        (
+            "The cat sits on the mat.".into(),
+            [0.134177, -0.032900, -0.024804, 0.041439, -0.036348, 0.041814, 0.031217, 0.037202],
+        ),
+        (
+            "How do I loop over numbers in Python?".into(),
+            [0.058692, 0.067243, -0.018764, -0.044936, -0.032005, -0.062241, 0.096226, 0.006345],
+        ),
+        (
+            "Photosynthesis converts light into chemical energy.".into(),
+            [-0.007942, 0.075093, -0.058765, 0.084289, 0.011364, -0.006064, 0.031152, 0.023653],
+        ),
+        ("".into(), [-0.118838, 0.048299, -0.002548, -0.011011, 0.051951, 0.010292, 0.115433, 0.000701]),
+        // Only matches if truncation happens at 256 tokens like sentence-transformers (not 128 or 512).
+        (long_text(), [0.004672, -0.058774, -0.039712, -0.016036, 0.016489, 0.011557, 0.082817, -0.027109]),
+    ];
+    let texts: Vec<String> = cases.iter().map(|(t, _)| t.clone()).collect();
+    let vectors = e.embed(&texts).await.unwrap();
+    assert_eq!(vectors.len(), cases.len());
+    for ((text, expected), got) in cases.iter().zip(&vectors) {
+        assert_eq!(got.len(), 384);
+        assert_unit(got);
+        for (j, (g, x)) in got.iter().zip(expected).enumerate() {
+            assert!((g - x).abs() < 1e-3, "{:.40}: dim {j}: got {g}, expected {x}", text);
+        }
+    }
+}
+
+#[tokio::test]
+async fn ranks_related_text_higher() {
+    let Some(e) = embedder() else { return };
+    let texts = strings(&[
+        "How do I loop over numbers?",
+        "range() generates arithmetic progressions for loops",
+        "The json module parses JSON",
+    ]);
+    let v = e.embed(&texts).await.unwrap();
+    let related = cosine_similarity(&v[0], &v[1]);
+    let unrelated = cosine_similarity(&v[0], &v[2]);
+    assert!(related > unrelated, "related {related} <= unrelated {unrelated}");
+}
+
+#[tokio::test]
+async fn empty_and_long_inputs_work() {
+    let Some(e) = embedder() else { return };
+    assert!(e.embed(&[]).await.unwrap().is_empty());
+    let long = long_text();
+    assert!(e.count_tokens(&long) > 5000, "counting must not truncate");
+    let v = e.embed(&[String::new(), long]).await.unwrap();
+    assert_eq!(v.len(), 2);
+    v.iter().for_each(|x| assert_unit(x));
+}
+
+#[tokio::test]
+async fn batch_of_100_keeps_order_and_matches_single_embeddings() {
+    let Some(e) = embedder() else { return };
+    let e = e.with_batch_size(16);
+    // Varying lengths, so that sorting by length really reorders inputs across batches.
+    let texts: Vec<String> =
+        (0..100).map(|i| format!("Item {i}: {}", "a lesson about fractions and decimals ".repeat(i % 7 + 1))).collect();
+    let batch = e.embed(&texts).await.unwrap();
+    assert_eq!(batch.len(), 100);
+    batch.iter().for_each(|v| assert_unit(v));
+    // Padding must not change results: each vector equals the one computed alone.
+    for i in [0, 13, 57, 99] {
+        let single = e.embed(&texts[i..=i]).await.unwrap();
+        let sim = cosine_similarity(&single[0], &batch[i]);
+        assert!(sim > 0.99999, "input {i}: similarity to its own single embedding is {sim}");
+    }
+}
+
+#[tokio::test]
+async fn metadata_and_token_counts() {
+    let Some(e) = embedder() else { return };
+    assert_eq!(e.name(), "local:all-MiniLM-L6-v2");
+    assert_eq!(e.dimensions(), 384);
+    assert_eq!(e.max_tokens(), 256);
+    // [CLS] hello world [SEP]
+    assert_eq!(e.count_tokens("Hello world"), 4);
+    assert_eq!(e.count_tokens(""), 2);
+    // Word pieces, not words: "photosynthesis" is split.
+    assert!(e.count_tokens("photosynthesis") > 3);
+}
+
+/// Throughput on this machine; prints numbers, asserts nothing about speed. Run with
+/// `cargo test --release throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run explicitly"]
+async fn throughput() {
+    let Some(e) = embedder() else { return };
+    let start = Instant::now();
+    e.warm_up().await.unwrap();
+    println!("model load: {:.2?}", start.elapsed());
+
+    let topics = ["fractions", "photosynthesis", "the French revolution", "Python loops", "plate tectonics"];
+    let short: Vec<String> = (0..1000)
+        .map(|i| format!("Question {i}: can you explain {} to a beginner?", topics[i % topics.len()]))
+        .collect();
+    let words = "the student reads a short passage about how energy moves through an ecosystem and then answers \
+                 questions that check understanding of producers consumers decomposers and food webs while the tutor \
+                 gives hints";
+    let words: Vec<&str> = words.split_whitespace().collect();
+    let passages: Vec<String> =
+        (0..200).map(|i| (0..200).map(|j| words[(i * 7 + j) % words.len()]).collect::<Vec<_>>().join(" ")).collect();
+    let avg_tokens = passages.iter().map(|p| e.count_tokens(p)).sum::<usize>() / passages.len();
+
+    let start = Instant::now();
+    let v = e.embed(&short).await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    println!("short: {} sentences in {secs:.2}s = {:.1} sentences/s", v.len(), v.len() as f64 / secs);
+
+    let start = Instant::now();
+    let v = e.embed(&passages).await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "passages: {} x 200 words (~{avg_tokens} tokens before truncation to 256) in {secs:.2}s = {:.1} passages/s",
+        v.len(),
+        v.len() as f64 / secs
+    );
+}
