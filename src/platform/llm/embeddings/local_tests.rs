@@ -3,7 +3,6 @@
 //! prints a note and passes, so a checkout without the model still builds and tests.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use super::local::plan_batches;
 use super::{EmbedError, Embedder, LocalEmbedder, cosine_similarity};
@@ -164,41 +163,4 @@ async fn metadata_and_token_counts() {
     assert_eq!(e.count_tokens(""), 2);
     // Word pieces, not words: "photosynthesis" is split.
     assert!(e.count_tokens("photosynthesis") > 3);
-}
-
-/// Throughput on this machine; prints numbers, asserts nothing about speed. Run with
-/// `cargo test --release throughput -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: run explicitly"]
-async fn throughput() {
-    let Some(e) = embedder() else { return };
-    let start = Instant::now();
-    e.warm_up().await.unwrap();
-    println!("model load: {:.2?}", start.elapsed());
-
-    let topics = ["fractions", "photosynthesis", "the French revolution", "Python loops", "plate tectonics"];
-    let short: Vec<String> = (0..1000)
-        .map(|i| format!("Question {i}: can you explain {} to a beginner?", topics[i % topics.len()]))
-        .collect();
-    let words = "the student reads a short passage about how energy moves through an ecosystem and then answers \
-                 questions that check understanding of producers consumers decomposers and food webs while the tutor \
-                 gives hints";
-    let words: Vec<&str> = words.split_whitespace().collect();
-    let passages: Vec<String> =
-        (0..200).map(|i| (0..200).map(|j| words[(i * 7 + j) % words.len()]).collect::<Vec<_>>().join(" ")).collect();
-    let avg_tokens = passages.iter().map(|p| e.count_tokens(p)).sum::<usize>() / passages.len();
-
-    let start = Instant::now();
-    let v = e.embed(&short).await.unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    println!("short: {} sentences in {secs:.2}s = {:.1} sentences/s", v.len(), v.len() as f64 / secs);
-
-    let start = Instant::now();
-    let v = e.embed(&passages).await.unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "passages: {} x 200 words (~{avg_tokens} tokens before truncation to 256) in {secs:.2}s = {:.1} passages/s",
-        v.len(),
-        v.len() as f64 / secs
-    );
 }
