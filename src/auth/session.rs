@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set, TransactionTrait};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -210,7 +210,7 @@ pub async fn refresh(
         .rows_affected
         == 1;
     if !claimed {
-        revoke_family(&state, presented.family_id).await?;
+        revoke_tokens(&state, Condition::all().add(refresh_token::Column::FamilyId.eq(presented.family_id))).await?;
         audit::record(
             &state.db,
             Entry {
@@ -231,7 +231,7 @@ pub async fn refresh(
     }
     let account = user::Entity::find_by_id(presented.user_id).one(&state.db).await?;
     let Some(account) = account.filter(|u| u.active) else {
-        revoke_family(&state, presented.family_id).await?;
+        revoke_tokens(&state, Condition::all().add(refresh_token::Column::FamilyId.eq(presented.family_id))).await?;
         return Err(AuthError::AccountDisabled);
     };
     Ok(HttpResponse::Ok().json(issue_tokens(&state, &account, Some(presented.family_id)).await?))
@@ -246,10 +246,7 @@ pub async fn logout(
     caller: AuthUser,
     body: Option<web::Json<LogoutRequest>>,
 ) -> Result<HttpResponse, AuthError> {
-    let mut revoke = refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
-        .filter(refresh_token::Column::UserId.eq(caller.user_id))
-        .filter(refresh_token::Column::RevokedAt.is_null());
+    let mut which = Condition::all().add(refresh_token::Column::UserId.eq(caller.user_id));
     if let Some(token) = body.and_then(|b| b.into_inner().refresh_token) {
         let found = refresh_token::Entity::find()
             .filter(refresh_token::Column::TokenHash.eq(secrets::digest(token.trim())))
@@ -257,9 +254,9 @@ pub async fn logout(
             .one(&state.db)
             .await?;
         let Some(found) = found else { return Ok(HttpResponse::NoContent().finish()) };
-        revoke = revoke.filter(refresh_token::Column::FamilyId.eq(found.family_id));
+        which = which.add(refresh_token::Column::FamilyId.eq(found.family_id));
     }
-    revoke.exec(&state.db).await?;
+    revoke_tokens(&state, which).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -283,10 +280,11 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(Me { user, org: OrgView::from(org), role: caller.role }))
 }
 
-async fn revoke_family(state: &AppState, family: Uuid) -> Result<(), AuthError> {
+/// Revokes every live refresh token matching `which` (a family, a user, a user's family).
+pub(super) async fn revoke_tokens(state: &AppState, which: Condition) -> Result<(), AuthError> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
-        .filter(refresh_token::Column::FamilyId.eq(family))
+        .filter(which)
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(&state.db)
         .await?;

@@ -20,6 +20,7 @@ use super::audit::{self, Entry, client_ip};
 use super::entities::{refresh_token, user};
 use super::error::AuthError;
 use super::extract::{Admin, RequireRole, Staff};
+use super::session::revoke_tokens;
 use super::views::{UserView, require_text};
 use crate::app::AppState;
 use crate::pagination::{Page, PageQuery};
@@ -135,7 +136,7 @@ pub async fn update(
     }
     if let Some(active) = body.active.filter(|a| *a != target.active) {
         if !active {
-            revoke_all_sessions(&state, target.id).await?;
+            revoke_tokens(&state, Condition::all().add(refresh_token::Column::UserId.eq(target.id))).await?;
         }
         let action = if active { "user.reactivated" } else { "user.deactivated" };
         audit::record(
@@ -170,7 +171,6 @@ pub async fn delete(
     if target.id == caller.user_id {
         return Err(AuthError::Conflict("admins cannot delete themselves".into()));
     }
-    revoke_all_sessions(&state, target.id).await?;
     refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(target.id)).exec(&state.db).await?;
     let target_id = target.id;
     target.delete(&state.db).await?;
@@ -188,14 +188,4 @@ pub async fn delete(
     )
     .await;
     Ok(HttpResponse::NoContent().finish())
-}
-
-async fn revoke_all_sessions(state: &AppState, user_id: Uuid) -> Result<(), AuthError> {
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(&state.db)
-        .await?;
-    Ok(())
 }
