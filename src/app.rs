@@ -19,7 +19,9 @@ use crate::config::{Settings, secret_opt};
 use crate::http;
 use crate::platform::db;
 use crate::platform::jobs::{JobQueue, JobRegistry, JobRunner};
+use crate::platform::llm::chat::{ChatProvider, OpenAiChat, OpenAiChatConfig};
 use crate::platform::llm::embeddings::{Embedder, LocalEmbedder, OpenAiEmbedder, OpenAiEmbedderConfig};
+use crate::platform::llm::transcription::{OpenAiTranscriber, OpenAiTranscriberConfig, Transcriber};
 use crate::platform::metrics::Metrics;
 use crate::platform::pubsub::{MemoryPubSub, PubSub, RedisPubSub};
 use crate::platform::ratelimit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
@@ -41,6 +43,10 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// `None`: no embedding model, so retrieval is sparse (BM25) only; said loudly at start and in `/readyz`.
     pub embedder: Option<Arc<dyn Embedder>>,
+    /// `None` when `llm.base_url` is empty: answers then come from the extractive tutor, never from a fake.
+    pub llm: Option<Arc<dyn ChatProvider>>,
+    /// `None`: no transcription provider, so audio and video documents fail with `transcription_unavailable`.
+    pub transcriber: Option<Arc<dyn Transcriber>>,
     /// Names this process's job workers, so a lease in the table says which replica holds it.
     pub instance_id: String,
 }
@@ -55,6 +61,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        crate::platform::tls::install_crypto_provider();
         let state = web::Data::new(open_state(settings).await?);
         let mut registry = JobRegistry::default();
         crate::ingest::register_jobs(&mut registry, state.clone().into_inner());
@@ -80,7 +87,12 @@ impl Application {
                 .app_data(http::query_config())
                 .app_data(http::path_config())
                 .configure(crate::ops::configure)
-                .service(web::scope("/api/v1").configure(crate::auth::configure).configure(crate::ingest::configure))
+                .service(
+                    web::scope("/api/v1")
+                        .configure(crate::auth::configure)
+                        .configure(crate::ingest::configure)
+                        .configure(crate::persona::configure),
+                )
                 .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
                 .route(
                     "/api/docs",
@@ -173,6 +185,8 @@ async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     let jwt = Arc::new(JwtKeys::load(&settings).context("loading the JWT signing key")?);
     let embedder = open_embedder(&settings)?;
+    let llm = open_llm(&settings)?;
+    let transcriber = open_transcriber(&settings)?;
     let jobs = JobQueue::new(db.clone(), settings.jobs.clone());
     let instance_id = format!("{}-{}", hostname(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
     tracing::info!(
@@ -180,6 +194,7 @@ async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         vectors = vectors.backend(),
         storage = storage.backend(),
         redis = redis.is_some(),
+        llm = llm.as_ref().map_or("none (extractive tutor)", |l| l.default_model()),
         data_dir = %data_dir.display(),
         "backends ready"
     );
@@ -195,6 +210,8 @@ async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         metrics,
         jwt,
         embedder,
+        llm,
+        transcriber,
         instance_id,
     })
 }
@@ -227,6 +244,44 @@ fn open_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>
         }
         other => anyhow::bail!("embeddings.provider must be \"local\" or \"openai\", not {other:?}"),
     }
+}
+
+/// The chat model endpoint, when one is configured. A bad setting stops the start: a tutor that would fail every
+/// answer is worse than one that does not start.
+fn open_llm(settings: &Settings) -> anyhow::Result<Option<Arc<dyn ChatProvider>>> {
+    let l = &settings.llm;
+    if l.base_url.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut config = OpenAiChatConfig::new(&l.base_url, secret_opt(&l.api_key).unwrap_or_default(), &l.model);
+    config.connect_timeout = Duration::from_secs(l.connect_timeout_secs.max(1));
+    config.first_token_timeout = Duration::from_secs(l.first_token_timeout_secs);
+    config.max_retries = l.max_retries;
+    config.max_tokens_param = l.max_tokens_param;
+    let chat = OpenAiChat::new(config).context("configuring the chat model endpoint (llm.*)")?;
+    Ok(Some(Arc::new(chat)))
+}
+
+/// The configured speech-to-text endpoint, if any. Settings that cannot work (a malformed URL) stop start-up
+/// rather than fail every recording later.
+fn open_transcriber(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Transcriber>>> {
+    let t = &settings.transcription;
+    if t.base_url.trim().is_empty() {
+        tracing::info!(
+            "no transcription provider: audio and video uploads will fail until transcription.base_url is set"
+        );
+        return Ok(None);
+    }
+    let config = OpenAiTranscriberConfig {
+        base_url: t.base_url.clone(),
+        api_key: secret_opt(&t.api_key).unwrap_or_default().to_owned(),
+        model: t.model.clone(),
+        language: Some(t.language.clone()),
+        timeout: Duration::from_secs(t.timeout_secs.max(1)),
+    };
+    let transcriber = OpenAiTranscriber::new(config).context("configuring the transcription endpoint")?;
+    tracing::info!(provider = transcriber.name(), "transcription ready");
+    Ok(Some(Arc::new(transcriber)))
 }
 
 fn hostname() -> String {

@@ -118,6 +118,10 @@ pub struct LlmSettings {
     pub base_url: String,
     pub api_key: SecretString,
     pub model: String,
+    pub connect_timeout_secs: u64,
+    pub first_token_timeout_secs: u64,
+    pub max_retries: u32,
+    pub max_tokens_param: crate::platform::llm::chat::MaxTokensParam,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,6 +140,17 @@ pub struct TranscriptionSettings {
     pub base_url: String,
     pub api_key: SecretString,
     pub model: String,
+    /// Spoken language (ISO-639-1, e.g. `en`); empty lets the model detect it.
+    pub language: String,
+    /// Audio is cut into pieces of this many seconds, each one request (OpenAI takes at most 25 MB per file).
+    pub segment_secs: u64,
+    /// Longest recording accepted; longer ones fail with `media_too_long` instead of running up a bill.
+    pub max_duration_secs: u64,
+    /// Per-request timeout for one piece.
+    pub timeout_secs: u64,
+    /// The ffmpeg and ffprobe programs (a name looked up on `PATH`, or a path).
+    pub ffmpeg: String,
+    pub ffprobe: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

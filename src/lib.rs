@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;
+pub mod persona;
 pub mod platform;
 
 pub use app::{AppState, Application};

@@ -42,6 +42,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    bwenge::platform::tls::install_crypto_provider();
     let cli = Cli::parse();
     if let Command::Healthcheck { port } = cli.command {
         return healthcheck(port);

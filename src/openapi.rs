@@ -34,5 +34,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::ops::OpsApi::openapi());
     doc.merge(crate::auth::AuthApi::openapi());
     doc.merge(crate::ingest::IngestApi::openapi());
+    doc.merge(crate::persona::PersonaApi::openapi());
     doc
 }

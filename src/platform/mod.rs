@@ -10,4 +10,5 @@ pub mod ratelimit;
 pub mod redis;
 pub mod storage;
 pub mod telemetry;
+pub mod tls;
 pub mod vectors;

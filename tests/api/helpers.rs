@@ -237,8 +237,19 @@ pub async fn seed_org(app: &TestApp, admin: &TestUser) -> std::collections::Hash
         .json()
         .await
         .expect("document");
+    let persona: serde_json::Value = app
+        .post_as(
+            "/api/v1/personas",
+            &admin.access_token,
+            &serde_json::json!({ "name": "Seeded tutor", "collection_ids": [collection_id] }),
+        )
+        .await
+        .json()
+        .await
+        .expect("persona");
     std::collections::HashMap::from([
         ("users", teacher.id),
+        ("personas", persona["id"].as_str().unwrap_or_else(|| panic!("persona: {persona}")).to_owned()),
         ("api-keys", key["id"].as_str().expect("key id").to_owned()),
         ("collections", collection_id),
         ("documents", document["id"].as_str().expect("document id").to_owned()),

@@ -4,11 +4,15 @@
 mod auth;
 mod cli;
 mod errors;
+mod fake_llm;
 mod helpers;
 mod ingest;
 mod jobs;
 mod limits;
+mod llm;
+mod media;
 mod ops;
+mod personas;
 mod platform;
 mod shutdown;
 mod tenancy;

@@ -1,0 +1,65 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Each validation failure has its own stable code, so a form can point at the field without parsing text.
+#[derive(Debug, thiserror::Error)]
+pub enum PersonaError {
+    #[error("persona not found")]
+    NotFound,
+    #[error("{0} must not be empty")]
+    Required(&'static str),
+    #[error("{field} must be at most {max} characters")]
+    TooLong { field: &'static str, max: usize },
+    #[error("{field} must be {allowed}")]
+    OutOfRange { field: &'static str, allowed: &'static str },
+    #[error("collection_ids names collections this organisation does not have: {}", list(.0))]
+    UnknownCollections(Vec<Uuid>),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+fn list(ids: &[Uuid]) -> String {
+    ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ")
+}
+
+impl From<sea_orm::DbErr> for PersonaError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Unexpected(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl From<crate::ingest::IngestError> for PersonaError {
+    fn from(err: crate::ingest::IngestError) -> Self {
+        Self::Unexpected(anyhow::Error::new(err).context("asking the knowledge domain about collections"))
+    }
+}
+
+impl PersonaError {
+    fn api(&self) -> ApiError {
+        let code = match self {
+            Self::NotFound => return ApiError::not_found("persona"),
+            Self::Required(_) => "field_required",
+            Self::TooLong { .. } => "field_too_long",
+            Self::OutOfRange { .. } => "out_of_range",
+            Self::UnknownCollections(_) => "unknown_collection",
+            Self::Unexpected(cause) => return ApiError::internal(cause),
+        };
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, self.to_string())
+    }
+}
+
+impl ResponseError for PersonaError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            other => other.api().status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.api().error_response()
+    }
+}
