@@ -10,8 +10,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3-pip \
     && bash scripts/fetch-model.sh /opt/bwenge/models/all-MiniLM-L6-v2
 
 FROM debian:bookworm-slim
+# ffmpeg extracts and converts the audio of uploaded recordings for transcription.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates ffmpeg \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/bwenge --create-home bwenge
 COPY --from=build /src/target/release/bwenge /usr/local/bin/bwenge

@@ -56,6 +56,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         checks.insert("redis", redis);
     }
     checks.insert("embeddings", embeddings_check(&state));
+    checks.insert("transcription", transcription_check(&state));
     let ok = checks.values().all(|c| c.ok);
     let body = Readiness { status: if ok { "ready" } else { "unavailable" }, checks };
     if ok {
@@ -104,6 +105,18 @@ fn embeddings_check(state: &AppState) -> Check {
             )),
         },
     }
+}
+
+/// Configuration only, like embeddings: without a provider the server works, but recordings fail.
+fn transcription_check(state: &AppState) -> Check {
+    let (backend, warning) = match &state.transcriber {
+        Some(transcriber) => (transcriber.name().to_owned(), None),
+        None => (
+            "none".to_owned(),
+            Some("no transcription provider: audio and video uploads fail; set transcription.base_url".to_owned()),
+        ),
+    };
+    Check { ok: true, backend, latency_ms: 0.0, error: None, warning }
 }
 
 /// Prometheus text exposition.

@@ -37,11 +37,22 @@ const EBML_TRACK_TYPE: u32 = 0x83;
 const TRACK_TYPE_VIDEO: u64 = 1;
 const TRACK_TYPE_AUDIO: u64 = 2;
 
+/// The SeekHead that muxers (ffmpeg, browsers) write first names the Tracks ID as a 4-byte `SeekID` payload.
+const EBML_SEEK_ID_HEADER: [u8; 3] = [0x53, 0xAB, 0x84];
+
 /// True when the WebM track list (which precedes the media clusters) has audio tracks and no video track.
 /// Anything we cannot read answers false, i.e. "video" — the looser, safe default.
 fn webm_is_audio_only(bytes: &[u8]) -> bool {
-    let Some(at) = bytes.windows(4).position(|w| w == EBML_TRACKS.to_be_bytes()) else { return false };
-    let Some((size, len)) = vint(&bytes[at + 4..], false) else { return false };
+    let id = EBML_TRACKS.to_be_bytes();
+    let mut candidates = bytes.windows(4).enumerate().filter(|(_, w)| *w == id).map(|(at, _)| at);
+    // The first match is usually the SeekHead's pointer to the Tracks element, not the element itself.
+    let real = candidates.find(|at| *at < 3 || bytes[at - 3..*at] != EBML_SEEK_ID_HEADER);
+    real.and_then(|at| track_types(bytes, at)).is_some_and(|(audio, video)| audio && !video)
+}
+
+/// (has audio, has video) from the Tracks element at `at`; `None` when it holds no readable track type.
+fn track_types(bytes: &[u8], at: usize) -> Option<(bool, bool)> {
+    let (size, len) = vint(bytes.get(at + 4..)?, false)?;
     let start = at + 4 + len;
     let end = usize::try_from(size).map_or(bytes.len(), |s| start.saturating_add(s).min(bytes.len()));
     let (mut audio, mut video) = (false, false);
@@ -57,7 +68,7 @@ fn webm_is_audio_only(bytes: &[u8]) -> bool {
             }
         }
     }
-    audio && !video
+    (audio || video).then_some((audio, video))
 }
 
 /// Iterates EBML elements in `buf` as (id, body); stops at the first malformed or truncated element.
@@ -108,6 +119,19 @@ mod tests {
     fn webm_audio_vs_video() {
         assert_eq!(sniff(&webm(&[2])), Some(DocKind::Audio));
         assert_eq!(sniff(&webm(&[1, 2])), Some(DocKind::Video));
+    }
+
+    #[test]
+    fn a_seek_head_pointing_at_the_tracks_is_not_the_track_list() {
+        // ffmpeg's layout: Segment, then a SeekHead whose SeekID names Tracks, then the Tracks themselves.
+        let plain = webm(&[2]);
+        let segment_at = plain.windows(4).position(|w| w == [0x18, 0x53, 0x80, 0x67]).unwrap() + 12;
+        let mut with_seek = plain[..segment_at].to_vec();
+        with_seek.extend_from_slice(&[0x11, 0x4D, 0x9B, 0x74, 0x8E, 0x4D, 0xBB, 0x8B, 0x53, 0xAB, 0x84]);
+        with_seek.extend_from_slice(&EBML_TRACKS.to_be_bytes());
+        with_seek.extend_from_slice(&[0x53, 0xAC, 0x81, 0xD8]);
+        with_seek.extend_from_slice(&plain[segment_at..]);
+        assert_eq!(sniff(&with_seek), Some(DocKind::Audio));
     }
 
     #[test]
