@@ -130,7 +130,7 @@ fn units(text: &str, max_tokens: usize, count_tokens: &dyn Fn(&str) -> usize) ->
 
 /// Sentence boundaries: `.`, `!`, `?` or `:` followed by whitespace, and line breaks that end a paragraph or
 /// a list item. Whitespace inside a sentence is folded to single spaces.
-fn sentences(text: &str) -> Vec<String> {
+pub fn sentences(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for block in text.split("\n\n").flat_map(|b| b.split('\n')) {
         let block = block.split_whitespace().collect::<Vec<_>>().join(" ");

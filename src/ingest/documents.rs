@@ -32,12 +32,13 @@ pub struct DocumentView {
     pub size_bytes: i64,
     /// `queued` → `processing` → `ready` | `failed`.
     pub status: String,
-    /// While processing: `reading`, `extracting`, `chunking`, `indexing`.
+    /// While processing: `reading`, `extracting`, `transcribing` (audio, video), `chunking`, `indexing`.
     pub stage: Option<String>,
     /// 0 to 100.
     pub progress: i16,
     pub chunk_count: i32,
-    /// Stable, when `failed`: e.g. `encrypted_pdf`, `zip_bomb`, `not_text`, `transcription_unavailable`.
+    /// Stable, when `failed`: e.g. `encrypted_pdf`, `zip_bomb`, `not_text`, `transcription_unavailable`,
+    /// `no_audio_track`, `transcription_failed`.
     pub error_code: Option<String>,
     pub error: Option<String>,
     pub created_at: chrono::DateTime<Utc>,

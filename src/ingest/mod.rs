@@ -7,10 +7,13 @@ mod documents;
 mod entities;
 mod error;
 mod events;
+mod passages;
 pub mod extract;
+mod media;
 mod pipeline;
 pub mod search;
 pub mod service;
+mod transcribe;
 
 use std::sync::Arc;
 

@@ -13,7 +13,9 @@ use uuid::Uuid;
 use super::chunker::{self, ChunkConfig, Location, Piece};
 use super::entities::{chunk, document};
 use super::events::{self, DocumentEvent};
+use super::passages;
 use super::extract::{self, DocKind, ExtractError, Limits};
+use super::transcribe;
 use crate::app::AppState;
 use crate::platform::jobs::{Job, JobError, JobHandler};
 use crate::platform::vectors::{PointPayload, VectorFilter, VectorPoint, bm25_sparse};
@@ -33,9 +35,9 @@ pub struct IngestJob {
 }
 
 /// A document-level failure: the job succeeded in deciding the document cannot be ingested.
-struct Failure {
-    code: &'static str,
-    message: String,
+pub(super) struct Failure {
+    pub(super) code: &'static str,
+    pub(super) message: String,
 }
 
 impl From<ExtractError> for Failure {
@@ -44,9 +46,11 @@ impl From<ExtractError> for Failure {
     }
 }
 
-enum StepError {
+pub(super) enum StepError {
     Document(Failure),
     Retry(anyhow::Error),
+    /// Worth another attempt (an upstream outage); on the job's last attempt the document fails with this.
+    RetryOrFail(Failure),
 }
 
 impl<E: Into<anyhow::Error>> From<E> for StepError {
@@ -68,9 +72,14 @@ impl JobHandler for IngestJob {
         else {
             return Ok(()); // deleted while queued: nothing to do
         };
+        let last_attempt = job.attempts >= job.max_attempts;
         match self.ingest(doc.clone()).await {
             Ok(()) => Ok(()),
-            Err(StepError::Document(failure)) => {
+            Err(StepError::RetryOrFail(failure)) if !last_attempt => {
+                tracing::warn!(document = %doc.id, code = failure.code, "ingest attempt failed; will retry");
+                Err(JobError::Retry(anyhow::anyhow!("{}: {}", failure.code, failure.message)))
+            }
+            Err(StepError::Document(failure) | StepError::RetryOrFail(failure)) => {
                 fail(&self.state, &doc, failure.code, &failure.message).await.map_err(JobError::Retry)?;
                 Ok(())
             }
@@ -104,30 +113,25 @@ impl IngestJob {
         progress(state, &doc, "reading", 2).await?;
         let bytes = state.storage.get(&doc.blob_key).await?;
         let kind = extract::sniff(&bytes, Some(&doc.name)).map_err(|e| StepError::Document(e.into()))?;
-        if matches!(kind, DocKind::Audio | DocKind::Video) {
-            return Err(StepError::Document(Failure {
-                code: "transcription_unavailable",
-                message: "audio and video need a transcription provider: set transcription.base_url (an \
-                          OpenAI-compatible /audio/transcriptions server such as faster-whisper-server) and \
-                          reprocess"
-                    .into(),
-            }));
-        }
-        progress(state, &doc, "extracting", 5).await?;
-        let extracted = extract::extract_guarded(kind, bytes, Limits::default(), EXTRACT_TIMEOUT)
-            .await
-            .map_err(|e| StepError::Document(e.into()))?;
+        let pieces = if matches!(kind, DocKind::Audio | DocKind::Video) {
+            transcribe::transcribe(state, &doc, bytes).await?
+        } else {
+            progress(state, &doc, "extracting", 5).await?;
+            let extracted = extract::extract_guarded(kind, bytes, Limits::default(), EXTRACT_TIMEOUT)
+                .await
+                .map_err(|e| StepError::Document(e.into()))?;
+            extracted
+                .sections
+                .into_iter()
+                .map(|s| Piece {
+                    text: s.text,
+                    location: Location { page: s.page, slide: s.slide, heading_path: s.heading_path },
+                    start_ms: s.start_ms,
+                    end_ms: s.end_ms,
+                })
+                .collect()
+        };
         progress(state, &doc, "chunking", 15).await?;
-        let pieces: Vec<Piece> = extracted
-            .sections
-            .into_iter()
-            .map(|s| Piece {
-                text: s.text,
-                location: Location { page: s.page, slide: s.slide, heading_path: s.heading_path },
-                start_ms: s.start_ms,
-                end_ms: s.end_ms,
-            })
-            .collect();
         let chunks = match &state.embedder {
             Some(embedder) => {
                 let config =
@@ -138,10 +142,12 @@ impl IngestJob {
             None => chunker::chunk(&pieces, ChunkConfig::default(), &|t| t.split_whitespace().count()),
         };
         if chunks.is_empty() {
-            return Err(StepError::Document(Failure {
-                code: "empty_document",
-                message: "no text could be found in this document".into(),
-            }));
+            let message = if matches!(kind, DocKind::Audio | DocKind::Video) {
+                "no speech could be found in this recording"
+            } else {
+                "no text could be found in this document"
+            };
+            return Err(StepError::Document(Failure { code: "empty_document", message: message.into() }));
         }
         // A rerun (retry, reprocess) replaces everything a previous run wrote.
         let filter = VectorFilter::org(doc.org_id).with_documents([doc.id]);
@@ -151,17 +157,53 @@ impl IngestJob {
         let total = chunks.len();
         for (batch_index, batch) in chunks.chunks(EMBED_BATCH).enumerate() {
             let first = batch_index * EMBED_BATCH;
-            // What is embedded carries its context (document and heading), so a chunk that only says
-            // "it returns None" still matches a question about the function its heading names.
-            let inputs: Vec<String> = batch.iter().map(|c| contextual_text(&doc.name, c)).collect();
-            let dense = match &state.embedder {
-                Some(embedder) => Some(embedder.embed(&inputs).await?),
-                None => None,
+            let inputs: Vec<String> =
+                batch.iter().map(|c| passages::contextual_text(&doc.name, &c.location, &c.text)).collect();
+            // Window vectors only exist next to a dense model (BM25 scores the chunk as a whole).
+            let windows: Vec<(usize, String)> = match &state.embedder {
+                Some(_) => batch
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, c)| {
+                        let name = &doc.name;
+                        passages::windows(c)
+                            .into_iter()
+                            .map(move |w| (i, passages::contextual_text(name, &c.location, &w)))
+                    })
+                    .collect(),
+                None => Vec::new(),
             };
-            let mut points = Vec::with_capacity(batch.len());
+            let (dense, window_dense) = match &state.embedder {
+                Some(embedder) => {
+                    let mut all = inputs.clone();
+                    all.extend(windows.iter().map(|(_, text)| text.clone()));
+                    let mut vectors = embedder.embed(&all).await?;
+                    let window_vectors = vectors.split_off(inputs.len());
+                    (Some(vectors), window_vectors)
+                }
+                None => (None, Vec::new()),
+            };
+            let mut points = Vec::with_capacity(batch.len() + windows.len());
             let mut rows = Vec::with_capacity(batch.len());
+            let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
+            for ((offset, _), vector) in windows.iter().zip(window_dense) {
+                let mut extra = serde_json::Map::new();
+                extra.insert(passages::WINDOW_FLAG.into(), true.into());
+                points.push(VectorPoint {
+                    id: Uuid::now_v7(),
+                    dense: Some(vector),
+                    sparse: None,
+                    payload: PointPayload {
+                        org_id: doc.org_id,
+                        collection_id: doc.collection_id,
+                        document_id: doc.id,
+                        chunk_id: ids[*offset],
+                        extra,
+                    },
+                });
+            }
             for (offset, c) in batch.iter().enumerate() {
-                let id = Uuid::now_v7();
+                let id = ids[offset];
                 let mut extra = serde_json::Map::new();
                 extra.insert("ordinal".into(), (first + offset).into());
                 points.push(VectorPoint {
@@ -213,15 +255,6 @@ impl IngestJob {
     }
 }
 
-fn contextual_text(document_name: &str, c: &chunker::Chunk) -> String {
-    let title = document_name.rsplit_once('.').map_or(document_name, |(stem, _)| stem).replace(['_', '-'], " ");
-    if c.location.heading_path.is_empty() {
-        format!("{title}\n{}", c.text)
-    } else {
-        format!("{title} > {}\n{}", c.location.heading_path.join(" > "), c.text)
-    }
-}
-
 pub fn kind_name(kind: DocKind) -> &'static str {
     match kind {
         DocKind::Pdf => "pdf",
@@ -237,7 +270,7 @@ pub fn kind_name(kind: DocKind) -> &'static str {
     }
 }
 
-async fn progress(state: &AppState, doc: &document::Model, stage: &str, pct: i16) -> anyhow::Result<()> {
+pub(super) async fn progress(state: &AppState, doc: &document::Model, stage: &str, pct: i16) -> anyhow::Result<()> {
     let updated = document::Entity::update_many()
         .col_expr(document::Column::Status, sea_orm::sea_query::Expr::value("processing"))
         .col_expr(document::Column::Stage, sea_orm::sea_query::Expr::value(stage))

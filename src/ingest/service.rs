@@ -1,7 +1,7 @@
 //! What other domains (and this one's routes) may call: lookups scoped by org, and deletions that take a
 //! document's chunks, vectors and file with it.
 
-use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::entities::{collection, document};
@@ -16,6 +16,23 @@ pub async fn find_collection(state: &AppState, org_id: Uuid, id: Uuid) -> Result
         .one(&state.db)
         .await?
         .ok_or(IngestError::NotFound("collection"))
+}
+
+/// Which of `ids` are not collections of `org_id` (another org's id is as missing as a made-up one), in the
+/// order given. One query, for callers that reference collections, such as personas.
+pub async fn missing_collections(state: &AppState, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, IngestError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<Uuid> = collection::Entity::find()
+        .select_only()
+        .column(collection::Column::Id)
+        .filter(collection::Column::OrgId.eq(org_id))
+        .filter(collection::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    Ok(ids.iter().filter(|id| !found.contains(id)).copied().collect())
 }
 
 pub async fn find_document(state: &AppState, org_id: Uuid, id: Uuid) -> Result<document::Model, IngestError> {
@@ -36,6 +53,9 @@ pub async fn delete_document(state: &AppState, doc: document::Model) -> Result<(
     Ok(())
 }
 
+/// Personas that name the collection lose it from their lists: their link rows cascade with the collection's row
+/// (the personas migration's foreign key), so no persona keeps an id that resolves to nothing, and this domain
+/// needs no knowledge of personas.
 pub async fn delete_collection(state: &AppState, row: collection::Model) -> Result<(), IngestError> {
     let filter = VectorFilter::org(row.org_id).with_collections([row.id]);
     state.vectors.delete(&filter).await.map_err(|e| anyhow::Error::new(e).context("deleting collection vectors"))?;

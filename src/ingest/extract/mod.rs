@@ -8,6 +8,7 @@
 //! Each format lives in its own file; the shared plumbing (limits, the text budget, the heading outline) is here.
 
 mod docx;
+mod headings;
 mod html;
 mod markdown;
 mod media;
@@ -256,7 +257,11 @@ fn extract_cancellable(
         DocKind::Srt | DocKind::Vtt => subtitles::extract(&text::decode(bytes)?, &mut sink)?,
         DocKind::Audio | DocKind::Video => return Err(ExtractError::NeedsTranscription(kind)),
     };
-    sink.finish(title)
+    let mut extracted = sink.finish(title)?;
+    if matches!(kind, DocKind::Pdf | DocKind::Text) {
+        extracted.sections = headings::split_numbered(extracted.sections);
+    }
+    Ok(extracted)
 }
 
 /// Collects sections for every format: drops empty ones, enforces `max_text_bytes`, and is the cancellation
