@@ -7,6 +7,7 @@ mod errors;
 mod fake_llm;
 mod helpers;
 mod ingest;
+mod ingest_hostile;
 mod jobs;
 mod limits;
 mod llm;
