@@ -68,7 +68,8 @@ def free_port():
 
 
 def start_server(args, data_dir, embed_port):
-    env = dict(os.environ, BWENGE__LOG__FORMAT="json", BWENGE__LOG__LEVEL="warn",
+    env = dict(os.environ, BWENGE__LOG__FORMAT="json",
+               BWENGE__LOG__LEVEL=os.environ.get("BWENGE__LOG__LEVEL", "warn"),
                BWENGE__RATELIMIT__API_PER_USER_PER_MINUTE="100000",
                BWENGE__RATELIMIT__API_PER_ORG_PER_MINUTE="100000",
                BWENGE__RATELIMIT__AUTH_PER_IP_PER_MINUTE="1000",
