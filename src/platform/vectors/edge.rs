@@ -75,8 +75,6 @@ struct Inner {
     /// Points upserted since the last optimization started, and the count that triggers the next one.
     unoptimized: AtomicUsize,
     optimize_after_points: Option<usize>,
-    /// Points in the shard when the last optimization ended (see `edge_optimize.rs`).
-    optimized_points: AtomicUsize,
     _dir_lock: File,
 }
 
@@ -142,7 +140,6 @@ impl EdgeVectorStore {
             optimizing: Mutex::new(()),
             unoptimized: AtomicUsize::new(0),
             optimize_after_points: opts.optimize_after_points,
-            optimized_points: AtomicUsize::new(0),
             _dir_lock: dir_lock,
         };
         inner.ensure_payload_indexes()?;

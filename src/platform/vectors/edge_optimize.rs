@@ -5,11 +5,6 @@
 //! `benches/README.md`: search p50 at 100k chunks). The store therefore merges segments and builds the HNSW and
 //! payload indexes itself once enough points were written since the last time, on the blocking pool and never
 //! on the path of the write or request that crossed the threshold.
-//!
-//! An optimization is not free for writers: `flush` must not race it (the engine panics), so writes wait for
-//! their flush while it runs, and re-indexing grows with the shard. So the next one starts only after at least
-//! as many new points as the shard held after the last one (20k, 40k, 80k...): like a doubling vector, the total
-//! work stays proportional to the data, and most of an ingest runs without waiting.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError, TryLockError};
@@ -31,18 +26,16 @@ impl Inner {
             let _shared = self.gate.read().unwrap_or_else(PoisonError::into_inner);
             let changed = self.shard.optimize().map_err(engine_err("optimize"))?;
             tracing::debug!(changed, dir = %self.dir.display(), "vector shard optimized");
-            self.optimized_points.store(self.shard.info().points_count, Ordering::Relaxed);
         }
         self.flush();
         Ok(())
     }
 }
 
-/// Counts `written` points and, past the threshold (see the module docs), starts an optimization in the background unless one runs
+/// Counts `written` points and, past the threshold, starts an optimization in the background unless one runs
 /// already (then the count stays high and a later write starts the next one).
 pub(super) fn after_upsert(inner: &Arc<Inner>, written: usize) {
     let Some(threshold) = inner.optimize_after_points else { return };
-    let threshold = threshold.max(inner.optimized_points.load(Ordering::Relaxed));
     if inner.unoptimized.fetch_add(written, Ordering::Relaxed) + written < threshold {
         return;
     }
