@@ -7,24 +7,27 @@
 //! * `EdgeShard::flush` `expect`s to get the WAL and segment-holder locks with `try_lock`, so it
 //!   panics if an update or an optimization is in flight. `Inner::gate` serialises exactly those.
 //! * There is no background optimizer: without `optimize()` everything stays in plain
-//!   (brute-force) segments, so the store starts one itself after enough writes (`edge_optimize.rs`).
+//!   (brute-force) segments.
 //! * Nothing stops two shards from opening the same directory, so an OS file lock does.
 
+use std::collections::HashMap;
 use std::fs::{File, TryLockError};
 use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use qdrant_edge::{
-    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard, EdgeSparseVectorParams,
-    EdgeVectorParams, FieldIndexOperations, HnswIndexConfig, KeywordIndexParams, Modifier, PayloadFieldSchema,
-    PayloadSchemaParams, PointInsertOperations, PointOperations, UpdateOperation,
+    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
+    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion, HnswIndexConfig,
+    JsonPath, KeywordIndexParams, Match, Modifier, NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaParams,
+    PointId, PointInsertOperations, PointOperations, PointStructPersisted, Prefetch, QueryEnum, QueryRequest,
+    ScoringQuery, UpdateOperation, ValueVariants, VectorInternal, VectorPersisted, VectorStructPersisted,
+    WithPayloadInterface, WithVector,
 };
 
 use super::{
-    COLLECTION_ID, DENSE, DOCUMENT_ID, HybridQuery, ORG_ID, SPARSE, ScoredPoint, VectorError, VectorFilter,
-    VectorPoint, VectorStore, blocking, validate_points, validate_query,
+    COLLECTION_ID, DENSE, DOCUMENT_ID, HybridQuery, ORG_ID, PointPayload, RRF_K, SPARSE, ScoredPoint, SparseVector,
+    VectorError, VectorFilter, VectorPoint, VectorStore, blocking, validate_points, validate_query,
 };
 
 const LOCK_FILE: &str = ".bwenge-vectors.lock";
@@ -39,14 +42,11 @@ pub struct EdgeOptions {
     /// Segment size (KB of vectors) above which `optimize()` builds HNSW; `None` keeps the
     /// engine default (10 000 KB, about 3 300 768-d vectors).
     pub indexing_threshold_kb: Option<usize>,
-    /// Points upserted since the last optimization after which one starts in the background; `None`: only
-    /// explicit `optimize()` calls.
-    pub optimize_after_points: Option<usize>,
 }
 
 impl Default for EdgeOptions {
     fn default() -> Self {
-        Self { flush_on_write: true, indexing_threshold_kb: None, optimize_after_points: Some(OPTIMIZE_AFTER_POINTS) }
+        Self { flush_on_write: true, indexing_threshold_kb: None }
     }
 }
 
@@ -72,9 +72,6 @@ struct Inner {
     /// Updates and optimizations take it shared, `flush` exclusively (see module docs).
     gate: RwLock<()>,
     optimizing: Mutex<()>,
-    /// Points upserted since the last optimization started, and the count that triggers the next one.
-    unoptimized: AtomicUsize,
-    optimize_after_points: Option<usize>,
     _dir_lock: File,
 }
 
@@ -138,8 +135,6 @@ impl EdgeVectorStore {
             flush_on_write: opts.flush_on_write,
             gate: RwLock::new(()),
             optimizing: Mutex::new(()),
-            unoptimized: AtomicUsize::new(0),
-            optimize_after_points: opts.optimize_after_points,
             _dir_lock: dir_lock,
         };
         inner.ensure_payload_indexes()?;
@@ -222,6 +217,102 @@ impl Inner {
     }
 }
 
+fn json_path(key: &str) -> Result<JsonPath, VectorError> {
+    JsonPath::try_from(key).map_err(|()| VectorError::Backend(format!("bad payload key {key}")))
+}
+
+fn edge_filter(filter: &VectorFilter) -> Result<Filter, VectorError> {
+    let must = filter
+        .conditions()
+        .into_iter()
+        .map(|(key, mut values)| {
+            let matcher = match values.len() {
+                1 => Match::new_value(ValueVariants::String(values.remove(0))),
+                _ => Match::from(values),
+            };
+            Ok(Condition::Field(FieldCondition::new_match(json_path(key)?, matcher)))
+        })
+        .collect::<Result<Vec<_>, VectorError>>()?;
+    Ok(Filter { should: None, min_should: None, must: Some(must), must_not: None })
+}
+
+fn edge_sparse(v: SparseVector) -> Result<qdrant_edge::SparseVector, VectorError> {
+    qdrant_edge::SparseVector::new(v.indices, v.values)
+        .map_err(|e| VectorError::InvalidInput(format!("sparse vector: {e}")))
+}
+
+fn edge_point(p: VectorPoint) -> Result<PointStructPersisted, VectorError> {
+    let mut vectors = HashMap::new();
+    if let Some(dense) = p.dense {
+        vectors.insert(DENSE.to_owned(), VectorPersisted::Dense(dense));
+    }
+    if let Some(sparse) = p.sparse {
+        vectors.insert(SPARSE.to_owned(), VectorPersisted::Sparse(edge_sparse(sparse)?));
+    }
+    Ok(PointStructPersisted {
+        id: PointId::Uuid(p.id),
+        vector: VectorStructPersisted::Named(vectors),
+        payload: Some(Payload(p.payload.to_json_map())),
+    })
+}
+
+fn nearest(using: &str, vector: VectorInternal) -> ScoringQuery {
+    ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(vector, using)))
+}
+
+fn edge_query(q: &HybridQuery) -> Result<QueryRequest, VectorError> {
+    let filter = edge_filter(&q.filter)?;
+    let mut searches = Vec::new();
+    if let Some(dense) = &q.dense {
+        searches.push(nearest(DENSE, VectorInternal::Dense(dense.clone())));
+    }
+    if let Some(sparse) = &q.sparse {
+        let sparse = VectorInternal::Sparse(edge_sparse(sparse.clone())?);
+        searches.push(nearest(SPARSE, sparse));
+    }
+    let (prefetches, query) = if searches.len() == 1 {
+        (Vec::new(), searches.pop())
+    } else {
+        let prefetches = searches
+            .into_iter()
+            .map(|query| Prefetch {
+                prefetches: Vec::new(),
+                query: Some(query),
+                limit: q.effective_prefetch_limit(),
+                params: None,
+                // Scoped at every level so a prefetch can never rank another tenant's points.
+                filter: Some(filter.clone()),
+                score_threshold: None,
+            })
+            .collect();
+        let fusion = Fusion::Rrf { k: RRF_K, weights: None };
+        (prefetches, Some(ScoringQuery::Fusion(fusion)))
+    };
+    Ok(QueryRequest {
+        prefetches,
+        query,
+        filter: Some(filter),
+        score_threshold: None,
+        limit: q.limit,
+        offset: 0,
+        params: None,
+        with_vector: WithVector::Bool(false),
+        with_payload: WithPayloadInterface::Bool(true),
+    })
+}
+
+fn scored_point(p: qdrant_edge::ScoredPoint) -> Result<ScoredPoint, VectorError> {
+    let PointId::Uuid(id) = p.id else {
+        return Err(VectorError::Backend(format!("unexpected numeric point id {}", p.id)));
+    };
+    let payload = p.payload.ok_or_else(|| VectorError::Backend(format!("point {id} returned without payload")))?;
+    Ok(ScoredPoint { id, score: p.score, payload: PointPayload::from_json_map(payload.0)? })
+}
+
+fn engine_err(what: &'static str) -> impl Fn(qdrant_edge::OperationError) -> VectorError {
+    move |e| VectorError::Backend(format!("{what}: {e}"))
+}
+
 #[async_trait::async_trait]
 impl VectorStore for EdgeVectorStore {
     fn backend(&self) -> &'static str {
@@ -244,7 +335,6 @@ impl VectorStore for EdgeVectorStore {
         if points.is_empty() {
             return Ok(());
         }
-        let written = points.len();
         self.run("upsert", move |inner| {
             let mut points = points.into_iter().map(edge_point);
             loop {
@@ -258,9 +348,7 @@ impl VectorStore for EdgeVectorStore {
             inner.after_write();
             Ok(())
         })
-        .await?;
-        optimize::after_upsert(&self.inner, written);
-        Ok(())
+        .await
     }
 
     async fn delete(&self, filter: &VectorFilter) -> Result<(), VectorError> {
@@ -319,19 +407,17 @@ impl VectorStore for EdgeVectorStore {
     async fn optimize(&self) -> Result<(), VectorError> {
         self.run("optimize", |inner| {
             let _single = inner.optimizing.lock().unwrap_or_else(PoisonError::into_inner);
-            inner.optimize_locked()
+            {
+                let _shared = inner.gate.read().unwrap_or_else(PoisonError::into_inner);
+                let changed = inner.shard.optimize().map_err(engine_err("optimize"))?;
+                tracing::debug!(changed, dir = %inner.dir.display(), "vector shard optimized");
+            }
+            inner.flush();
+            Ok(())
         })
         .await
     }
 }
-
-#[path = "edge_convert.rs"]
-mod convert;
-#[path = "edge_optimize.rs"]
-mod optimize;
-
-use convert::{edge_filter, edge_point, edge_query, engine_err, json_path, scored_point};
-use optimize::OPTIMIZE_AFTER_POINTS;
 
 #[cfg(test)]
 #[path = "edge_tests.rs"]
