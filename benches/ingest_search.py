@@ -40,12 +40,23 @@ class Api:
 
     def __init__(self, port, token=None):
         self.port, self.token = port, token
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self.connect()
+
+    def connect(self):
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
         self.conn.connect()
         # Without it, Nagle's algorithm and delayed ACKs add ~40 ms to a small request on a kept-alive connection.
         self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def call(self, method, path, body=None, raw=None, ctype=None):
+        try:
+            return self.request(method, path, body, raw, ctype)
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # The server closes a connection left idle past its keep-alive timeout: reconnect once.
+            self.connect()
+            return self.request(method, path, body, raw, ctype)
+
+    def request(self, method, path, body, raw, ctype):
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = "Bearer " + self.token
