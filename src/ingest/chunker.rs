@@ -61,8 +61,7 @@ pub fn chunk(pieces: &[Piece], config: ChunkConfig, count_tokens: &dyn Fn(&str) 
             pack(std::mem::take(&mut group), location.cloned().unwrap_or_default(), config, &mut chunks);
         }
         location = Some(&piece.location);
-        for text in units(&piece.text, config.max_tokens, count_tokens) {
-            let tokens = count_tokens(&text);
+        for (text, tokens) in units(&piece.text, config.max_tokens, count_tokens) {
             group.push(Unit { text, tokens, start_ms: piece.start_ms, end_ms: piece.end_ms });
         }
     }
@@ -103,26 +102,33 @@ fn pack(units: Vec<Unit>, location: Location, config: ChunkConfig, out: &mut Vec
     }
 }
 
-/// Splits text into sentence units; a sentence longer than `max_tokens` is cut between words.
-fn units(text: &str, max_tokens: usize, count_tokens: &dyn Fn(&str) -> usize) -> Vec<String> {
+/// Splits text into sentence units with their token counts; a sentence longer than `max_tokens` is cut between
+/// words. Each sentence is tokenized once (the count that decides whether it fits is the one kept): with the
+/// model's tokenizer, counting is most of the chunker's time.
+fn units(text: &str, max_tokens: usize, count_tokens: &dyn Fn(&str) -> usize) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     for sentence in sentences(text) {
-        if count_tokens(&sentence) <= max_tokens {
-            out.push(sentence);
+        let tokens = count_tokens(&sentence);
+        if tokens <= max_tokens {
+            out.push((sentence, tokens));
             continue;
         }
         let mut current = String::new();
+        let mut current_tokens = 0;
         for word in sentence.split_whitespace() {
             let candidate = if current.is_empty() { word.to_owned() } else { format!("{current} {word}") };
-            if !current.is_empty() && count_tokens(&candidate) > max_tokens {
-                out.push(std::mem::take(&mut current));
+            let candidate_tokens = count_tokens(&candidate);
+            if !current.is_empty() && candidate_tokens > max_tokens {
+                out.push((std::mem::take(&mut current), current_tokens));
                 current = word.to_owned();
+                current_tokens = count_tokens(word);
             } else {
                 current = candidate;
+                current_tokens = candidate_tokens;
             }
         }
         if !current.is_empty() {
-            out.push(current);
+            out.push((current, current_tokens));
         }
     }
     out
@@ -217,6 +223,18 @@ mod tests {
             chunk(&[cue("Hello class.", 0, 1500), cue("Today: loops.", 1500, 4000)], ChunkConfig::default(), &words);
         assert_eq!(chunks.len(), 1);
         assert_eq!((chunks[0].start_ms, chunks[0].end_ms), (Some(0), Some(4000)));
+    }
+
+    #[test]
+    fn each_sentence_is_tokenized_once() {
+        let calls = std::cell::Cell::new(0);
+        let counting = |t: &str| {
+            calls.set(calls.get() + 1);
+            words(t)
+        };
+        let text: Vec<String> = (0..50).map(|i| format!("Sentence {i} is short.")).collect();
+        chunk(&[piece(&text.join(" "), 1)], ChunkConfig { max_tokens: 40, overlap: 0.15 }, &counting);
+        assert_eq!(calls.get(), 50);
     }
 
     #[test]

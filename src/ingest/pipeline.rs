@@ -132,6 +132,7 @@ impl IngestJob {
                 .collect()
         };
         progress(state, &doc, "chunking", 15).await?;
+        let started = std::time::Instant::now();
         let chunks = match &state.embedder {
             Some(embedder) => {
                 let config =
@@ -141,6 +142,7 @@ impl IngestJob {
             // No model: size by words, which over-estimates nothing (a word is at least one word piece).
             None => chunker::chunk(&pieces, ChunkConfig::default(), &|t| t.split_whitespace().count()),
         };
+        tracing::debug!(document = %doc.id, chunks = chunks.len(), elapsed_ms = started.elapsed().as_millis(), "chunked");
         if chunks.is_empty() {
             let message = if matches!(kind, DocKind::Audio | DocKind::Video) {
                 "no speech could be found in this recording"
@@ -149,9 +151,13 @@ impl IngestJob {
             };
             return Err(StepError::Document(Failure { code: "empty_document", message: message.into() }));
         }
-        // A rerun (retry, reprocess) replaces everything a previous run wrote.
+        // A rerun (retry, reprocess) replaces everything a previous run wrote. A first run has nothing to
+        // remove, and counting through the document-id index is far cheaper than a delete by filter (a write
+        // that scans the shard and, on the embedded engine, flushes it).
         let filter = VectorFilter::org(doc.org_id).with_documents([doc.id]);
-        state.vectors.delete(&filter).await?;
+        if state.vectors.count(&filter).await? > 0 {
+            state.vectors.delete(&filter).await?;
+        }
         chunk::Entity::delete_many().filter(chunk::Column::DocumentId.eq(doc.id)).exec(&state.db).await?;
 
         let total = chunks.len();

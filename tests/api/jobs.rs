@@ -270,3 +270,18 @@ async fn the_handler_hears_when_its_job_goes_dead() {
     assert_eq!(worker.run_one_at(retry_at, &abort).await.unwrap().unwrap().1, Outcome::Dead);
     assert_eq!(*handler.dead.lock().unwrap(), vec![id]);
 }
+
+#[tokio::test]
+async fn an_idle_worker_wakes_when_a_job_is_enqueued_instead_of_waiting_out_its_poll() {
+    let app = spawn_app_with(|s| s.jobs.poll_interval_ms = 600_000).await;
+    // A queue of its own: the app's workers (which do not know this kind) must not take the wake-up.
+    let queue = JobQueue::new(app.state.db.clone(), app.settings.jobs.clone());
+    let worker = worker_on(queue.clone(), "w", Arc::new(Succeeds));
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone(), CancellationToken::new()));
+    tokio::time::sleep(Duration::from_millis(50)).await; // the worker found nothing and went idle
+    let id = queue.enqueue(new_job(1)).await.unwrap();
+    wait_until(|| async { queue.get(id).await.unwrap().unwrap().status == JobStatus::Succeeded }).await;
+    stop.cancel();
+    running.await.unwrap();
+}

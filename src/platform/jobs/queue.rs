@@ -1,10 +1,13 @@
 //! The `jobs` table as a queue. Every state change is one SQL statement guarded by the worker's lease, so a
 //! worker that lost its lease (it stalled, another worker took the job over) cannot overwrite the new owner.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use rand::Rng;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, Value};
 use serde::Serialize;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::config::JobSettings;
@@ -60,6 +63,9 @@ pub struct NewJob {
 pub struct JobQueue {
     db: DatabaseConnection,
     settings: JobSettings,
+    /// Rung on enqueue so an idle worker of this process claims the job at once instead of at its next poll
+    /// (up to `poll_interval_ms` later). Other processes still find it by polling.
+    wake: Arc<Notify>,
 }
 
 const COLUMNS: &str =
@@ -71,7 +77,13 @@ pub fn now_ms() -> i64 {
 
 impl JobQueue {
     pub fn new(db: DatabaseConnection, settings: JobSettings) -> Self {
-        Self { db, settings }
+        Self { db, settings, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Resolves when a job was enqueued here since the last wake-up was taken (a stored permit counts, so an
+    /// enqueue while every worker is busy is not missed).
+    pub async fn enqueued(&self) {
+        self.wake.notified().await;
     }
 
     pub fn settings(&self) -> &JobSettings {
@@ -124,6 +136,7 @@ impl JobQueue {
         ];
         let inserted = self.db.execute_raw(self.stmt(sql, values)).await.context("enqueueing a job")?;
         if inserted.rows_affected() == 1 {
+            self.wake.notify_one();
             return Ok(id);
         }
         let key = job.dedupe_key.context("insert skipped without a dedupe key")?;

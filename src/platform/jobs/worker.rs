@@ -195,6 +195,7 @@ impl Worker {
             }
             tokio::select! {
                 () = tokio::time::sleep(idle) => {}
+                () = self.queue.enqueued() => {}
                 () = stop.cancelled() => {}
             }
         }
