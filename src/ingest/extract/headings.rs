@@ -3,8 +3,8 @@
 //! Course material is full of numbered sections ("4.8.1. Default Argument Values"). Without them a PDF is a
 //! stream of pages, so one chunk can straddle two topics and nothing says which section it came from.
 //! Detecting them lets the chunker cut at section boundaries and gives every chunk a heading trail, which
-//! both the embedding (contextual text) and the citation use. Measured on the public eval set: recall@5 of the
-//! hybrid search went from 0.75 to 0.82 with nothing else changed.
+//! both the embedding (contextual text) and the citation use. In a prototype of the pipeline on the public
+//! eval set it took recall@5 from 0.75 to 0.82 with nothing else changed.
 
 use super::Section;
 
