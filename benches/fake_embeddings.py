@@ -2,7 +2,8 @@
 """An instant OpenAI-compatible embeddings service, for measuring Bwenge's own ingest overhead (stdlib only).
 
 `POST /v1/embeddings {"input": [...]}` answers with one deterministic vector per input (`--dim` floats derived
-from SHA-512 of the text), so the same text always gets the same vector. Vectors are built from a table of
+from SHA-512 of the text), so the same text always gets the same vector; as JSON numbers, or as base64 of
+little-endian f32 when the request asks `encoding_format: "base64"`, as OpenAI's API does. Vectors are built from a table of
 preformatted numbers so that answering costs microseconds per input, not the JSON encoding of 384 floats.
 
     python3 benches/fake_embeddings.py --port 8099 [--dim 384]
@@ -10,8 +11,10 @@ preformatted numbers so that answering costs microseconds per input, not the JSO
     #       BWENGE__EMBEDDINGS__MODEL=fake bwenge serve ...
 """
 import argparse
+import base64
 import hashlib
 import json
+import struct
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Byte value -> its float in [-1, 1] as JSON text.
@@ -26,6 +29,20 @@ def vector_json(text, dim):
         raw += hashlib.sha512(block.to_bytes(2, "little") + data).digest()
         block += 1
     return "[" + ",".join(NUMBERS[b] for b in raw[:dim]) + "]"
+
+
+# Byte value -> the same float as little-endian f32 bytes, for `encoding_format: "base64"`.
+PACKED = [struct.pack("<f", float(n)) for n in NUMBERS]
+
+
+def vector_base64(text, dim):
+    data = text.encode("utf-8", "replace")
+    raw = b""
+    block = 0
+    while len(raw) < dim:
+        raw += hashlib.sha512(block.to_bytes(2, "little") + data).digest()
+        block += 1
+    return '"' + base64.b64encode(b"".join(PACKED[b] for b in raw[:dim])).decode() + '"'
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -51,8 +68,9 @@ class Handler(BaseHTTPRequestHandler):
             texts = [texts]
         Handler.calls += 1
         Handler.inputs += len(texts)
+        encode = vector_base64 if request.get("encoding_format") == "base64" else vector_json
         items = ",".join(
-            '{"object":"embedding","index":%d,"embedding":%s}' % (i, vector_json(t, self.dim))
+            '{"object":"embedding","index":%d,"embedding":%s}' % (i, encode(t, self.dim))
             for i, t in enumerate(texts)
         )
         body = '{"object":"list","model":"fake","data":[%s],"usage":{"prompt_tokens":0,"total_tokens":0}}' % items

@@ -240,6 +240,7 @@ fn open_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>
             let mut config = OpenAiEmbedderConfig::new(&e.base_url, &e.model, e.dimensions);
             config.api_key = secret_opt(&e.api_key).unwrap_or_default().to_owned();
             config.batch_size = e.batch_size.max(1);
+            config.base64 = e.base64;
             Ok(Some(Arc::new(OpenAiEmbedder::new(config).context("configuring the embeddings endpoint")?)))
         }
         other => anyhow::bail!("embeddings.provider must be \"local\" or \"openai\", not {other:?}"),

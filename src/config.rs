@@ -133,6 +133,8 @@ pub struct EmbeddingSettings {
     pub api_key: SecretString,
     pub model: String,
     pub batch_size: usize,
+    /// Vectors as base64 rather than JSON numbers (see `OpenAiEmbedderConfig::base64`).
+    pub base64: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

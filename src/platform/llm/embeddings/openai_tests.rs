@@ -110,7 +110,15 @@ async fn embeddings(
             let mut v = vec![0.0f32; dims];
             v[0] = n + 1.0;
             v[1] = 2.0;
-            json!({"object": "embedding", "index": index, "embedding": v})
+            // As the real API: base64 of little-endian f32 when asked, JSON numbers otherwise.
+            let embedding = if body["encoding_format"] == "base64" {
+                use base64::Engine as _;
+                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            json!({"object": "embedding", "index": index, "embedding": embedding})
         })
         .collect();
     let usage = json!({"prompt_tokens": 1, "total_tokens": 1});
@@ -224,4 +232,16 @@ fn config_validation_and_token_estimate() {
     assert_eq!(embedder.count_tokens(""), 0);
     assert_eq!(embedder.count_tokens("abcd"), 1);
     assert_eq!(embedder.count_tokens("abcde"), 2);
+}
+
+#[tokio::test]
+async fn base64_and_json_number_vectors_decode_to_the_same_embeddings() {
+    let server = FakeServer::start(8, vec![]);
+    let base64 = OpenAiEmbedder::new(server.config()).unwrap().embed(&texts(5)).await.unwrap();
+    let mut config = server.config();
+    config.base64 = false;
+    let floats = OpenAiEmbedder::new(config).unwrap().embed(&texts(5)).await.unwrap();
+    assert_eq!(base64, floats);
+    assert!((base64[3][0] / base64[3][1] - 2.0).abs() < 1e-6, "text-3 is [4, 2, ...]: {:?}", base64[3]);
+    server.stop().await;
 }
