@@ -133,7 +133,10 @@ impl CueParser {
 }
 
 enum Tag<'a> {
-    Complete { len: usize, name: &'a str },
+    Complete {
+        len: usize,
+        name: &'a str,
+    },
     /// Could still become a tag with more input.
     Prefix,
     Not,
@@ -155,7 +158,7 @@ fn classify(s: &str) -> Tag<'_> {
     }
     let after = &s[OPEN.len()..];
     match after.find(|c: char| !name_char(c)) {
-        Some(end) if after[end..].starts_with(']') && end > 0 && OPEN.len() + end + 1 <= MAX_TAG => {
+        Some(end) if after[end..].starts_with(']') && end > 0 && OPEN.len() + end < MAX_TAG => {
             Tag::Complete { len: OPEN.len() + end + 1, name: &after[..end] }
         }
         Some(_) => Tag::Not,

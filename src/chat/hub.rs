@@ -132,7 +132,8 @@ pub struct ChatHub {
 impl ChatHub {
     /// Subscribes this replica to the bus and starts handing its events to local connections.
     pub async fn start(pubsub: Arc<dyn PubSub>) -> anyhow::Result<Arc<Self>> {
-        let hub = Arc::new(Self { replica: Uuid::new_v4(), pubsub, watchers: Mutex::default(), turns: Mutex::default() });
+        let hub =
+            Arc::new(Self { replica: Uuid::new_v4(), pubsub, watchers: Mutex::default(), turns: Mutex::default() });
         let stream = hub.pubsub.subscribe(TOPIC).await?;
         tokio::spawn(listen(Arc::downgrade(&hub), stream));
         Ok(hub)

@@ -87,11 +87,12 @@ pub async fn send_message(
         .is_some_and(|v| v.contains("text/event-stream"));
     if !wants_sse {
         let service::Accepted { turn, guard } = accepted;
-        let result = turn::run(&state, &turn, &Outbox::discard(), &guard.cancel).await?;
+        let result = turn::run(&state, &turn, &Outbox::discard(), guard).await?;
         if let Some(kind) = result.failed {
             return Err(ChatError::Llm(kind));
         }
-        let view = TurnView { message: result.message, citations: result.citations, cues: result.cues, usage: result.usage };
+        let view =
+            TurnView { message: result.message, citations: result.citations, cues: result.cues, usage: result.usage };
         return Ok(HttpResponse::Ok().json(view));
     }
     let (outbox, frames) = Outbox::new(state.settings.chat.ws_outbox_frames);
@@ -99,7 +100,7 @@ pub async fn send_message(
     let state = state.into_inner();
     tokio::spawn(async move {
         let service::Accepted { turn, guard } = accepted;
-        if let Err(err) = turn::run(&state, &turn, &outbox, &guard.cancel).await {
+        if let Err(err) = turn::run(&state, &turn, &outbox, guard).await {
             outbox.frame(&ServerFrame::error(err.code(), err.api().message));
         }
     });

@@ -132,7 +132,12 @@ pub async fn messages_after(
         .filter(chat_message::Column::SessionId.eq(session_id));
     match after {
         Some(after) => {
-            query.filter(chat_message::Column::Id.gt(after)).order_by_asc(chat_message::Column::Id).limit(limit).all(db).await
+            query
+                .filter(chat_message::Column::Id.gt(after))
+                .order_by_asc(chat_message::Column::Id)
+                .limit(limit)
+                .all(db)
+                .await
         }
         None => {
             let mut rows = query.order_by_desc(chat_message::Column::Id).limit(limit).all(db).await?;

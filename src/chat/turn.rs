@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::cues::{Cue, CueAt, CueParser, Piece, clip_for};
 use super::entities::{chat_message, chat_session};
 use super::error::ChatError;
-use super::hub::{Outbox, Outgoing};
+use super::hub::{Outbox, Outgoing, TurnGuard};
 use super::prompt;
 use super::store::{self, NewMessage};
 use super::views::{Citation, MessageView, ServerFrame};
@@ -61,14 +61,11 @@ impl Emitter<'_> {
     }
 }
 
-/// Runs the turn to its end. `cancel` (the student's `message.cancel`, or the asker going away) stops it and
-/// the upstream request; what was written so far is kept as a `cancelled` answer.
-pub async fn run(
-    state: &AppState,
-    turn: &Turn,
-    outbox: &Outbox,
-    cancel: &CancellationToken,
-) -> Result<TurnResult, ChatError> {
+/// Runs the turn to its end. The guard's token (the student's `message.cancel`, or the asker going away) stops
+/// it and the upstream request; what was written so far is kept as a `cancelled` answer. The guard is released
+/// before the last frame, so a client may send its next question as soon as it sees `answer.done` or `error`.
+pub async fn run(state: &AppState, turn: &Turn, outbox: &Outbox, guard: TurnGuard) -> Result<TurnResult, ChatError> {
+    let cancel: CancellationToken = guard.cancel.clone();
     let started = Instant::now();
     let mut em = Emitter { state, outbox, turn, answer_id: Uuid::now_v7(), cues: Vec::new() };
     em.cue(Cue::Think, 0).await;
@@ -167,6 +164,7 @@ pub async fn run(
         },
     )
     .await?;
+    drop(guard);
     match failed {
         Some(kind) => {
             em.emit(ServerFrame::Error {

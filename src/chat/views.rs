@@ -21,7 +21,13 @@ pub struct SessionView {
 
 impl From<&chat_session::Model> for SessionView {
     fn from(s: &chat_session::Model) -> Self {
-        Self { id: s.id, persona_id: s.persona_id, user_id: s.user_id, created_at: s.created_at, updated_at: s.updated_at }
+        Self {
+            id: s.id,
+            persona_id: s.persona_id,
+            user_id: s.user_id,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
     }
 }
 
@@ -193,9 +199,10 @@ mod tests {
         assert_eq!(json["index"], 2);
         assert_eq!(json["page"], 3);
         assert_eq!(serde_json::to_value(ServerFrame::Pong).unwrap(), serde_json::json!({"type": "pong"}));
-        let frame: ClientFrame =
-            serde_json::from_str(r#"{"type":"message.send","session_id":"00000000-0000-0000-0000-000000000000","content":"hi"}"#)
-                .unwrap();
+        let frame: ClientFrame = serde_json::from_str(
+            r#"{"type":"message.send","session_id":"00000000-0000-0000-0000-000000000000","content":"hi"}"#,
+        )
+        .unwrap();
         assert!(matches!(frame, ClientFrame::MessageSend { client_id: None, .. }));
     }
 }

@@ -197,7 +197,8 @@ impl Connection {
         if !self.open.contains_key(&session.id) {
             self.state.chat.watch(session.id, self.id, self.outbox.clone());
         }
-        let history = store::messages_after(&self.state.db, session.org_id, session.id, last_seen, HISTORY_LIMIT).await?;
+        let history =
+            store::messages_after(&self.state.db, session.org_id, session.id, last_seen, HISTORY_LIMIT).await?;
         let ready = ServerFrame::SessionReady {
             session: SessionView::from(&session),
             history: history.into_iter().map(MessageView::from).collect(),
@@ -218,7 +219,7 @@ impl Connection {
         let (state, outbox) = (self.state.clone(), self.outbox.clone());
         tokio::spawn(async move {
             let service::Accepted { turn, guard } = accepted;
-            if let Err(err) = turn::run(&state, &turn, &outbox, &guard.cancel).await {
+            if let Err(err) = turn::run(&state, &turn, &outbox, guard).await {
                 outbox.frame(&ServerFrame::error(err.code(), err.api().message));
             }
         });

@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn context_names_the_document_and_heading() {
         let loc = Location { heading_path: vec!["4. Tools".into(), "4.1. if".into()], ..Location::default() };
-        assert_eq!(contextual_text("py_control-flow.pdf", &loc, "Text."), "py control flow > 4. Tools > 4.1. if\nText.");
+        assert_eq!(
+            contextual_text("py_control-flow.pdf", &loc, "Text."),
+            "py control flow > 4. Tools > 4.1. if\nText."
+        );
         assert_eq!(contextual_text("notes", &Location::default(), "T"), "notes\nT");
     }
 }

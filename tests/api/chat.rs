@@ -88,8 +88,8 @@ fn cue_names(cues: &Value) -> Vec<(String, u64)> {
 
 #[tokio::test]
 async fn a_json_turn_answers_from_the_model_with_citations_and_cues() {
-    let fake = FakeLlm::start(vec![Script::stream(&["Plants use light to make sugar [1]. [cue:cele", "brate]Great!"])])
-        .await;
+    let fake =
+        FakeLlm::start(vec![Script::stream(&["Plants use light to make sugar [1]. [cue:cele", "brate]Great!"])]).await;
     let app = spawn_with_llm(&fake, |_| {}).await;
     let class = class(&app).await;
     let response = ask(&app, &class.student, &class.session, QUESTION).await;
@@ -137,7 +137,8 @@ async fn a_json_turn_answers_from_the_model_with_citations_and_cues() {
     let second = ask(&app, &class.student, &class.session, "And what gas comes out?").await;
     assert_eq!(second.status(), 200);
     let sent = &fake.requests()[1];
-    let contents: Vec<&str> = sent["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    let contents: Vec<&str> =
+        sent["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
     assert!(contents.contains(&QUESTION) && contents.contains(&text), "{contents:?}");
     assert_eq!(*contents.last().unwrap(), "And what gas comes out?");
 }
@@ -177,11 +178,8 @@ async fn an_sse_turn_carries_the_websocket_frames() {
     for (event, data) in &events {
         assert_eq!(data["type"], event.as_str(), "the event name is the frame type");
     }
-    let text: String = events
-        .iter()
-        .filter(|(e, _)| e == "answer.delta")
-        .map(|(_, d)| d["text"].as_str().unwrap())
-        .collect();
+    let text: String =
+        events.iter().filter(|(e, _)| e == "answer.delta").map(|(_, d)| d["text"].as_str().unwrap()).collect();
     assert_eq!(text, "Sugar comes from light [2].");
     let cues: Vec<(&str, u64)> = events
         .iter()
@@ -261,8 +259,13 @@ async fn an_upstream_error_is_clear_and_the_session_stays_usable() {
         .collect();
     assert_eq!(
         statuses,
-        [("assistant", "complete"), ("user", "complete"), ("assistant", "failed"), ("user", "complete"),
-            ("assistant", "complete")],
+        [
+            ("assistant", "complete"),
+            ("user", "complete"),
+            ("assistant", "failed"),
+            ("user", "complete"),
+            ("assistant", "complete")
+        ],
         "the question was kept before the model failed"
     );
     assert_eq!(stored["items"][2]["error_code"], "llm_upstream_error");
@@ -290,7 +293,8 @@ async fn sessions_are_private_to_their_student_and_org() {
 
     // Lists are per user and paginated.
     new_session(&app, &class.student, &class.persona).await;
-    let mine: Value = app.get_as("/api/v1/sessions?per_page=1", &class.student.access_token).await.json().await.unwrap();
+    let mine: Value =
+        app.get_as("/api/v1/sessions?per_page=1", &class.student.access_token).await.json().await.unwrap();
     assert_eq!((mine["total"].as_u64(), mine["items"].as_array().unwrap().len()), (Some(2), 1));
     let theirs: Value = app.get_as("/api/v1/sessions", &other_student.access_token).await.json().await.unwrap();
     assert_eq!(theirs["total"], 0);

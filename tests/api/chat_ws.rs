@@ -271,7 +271,9 @@ async fn a_client_that_does_not_read_is_closed_with_1008() {
 #[tokio::test]
 async fn two_replicas_share_session_events_through_redis() {
     let (Ok(_), Ok(redis)) = (std::env::var("TEST_DATABASE_URL"), std::env::var("TEST_REDIS_URL")) else {
-        eprintln!("TEST_DATABASE_URL and TEST_REDIS_URL not both set: the two-replica chat check needs Postgres and Redis");
+        eprintln!(
+            "TEST_DATABASE_URL and TEST_REDIS_URL not both set: the two-replica chat check needs Postgres and Redis"
+        );
         return;
     };
     let secret = format!("replica-test-secret-{}", uuid::Uuid::new_v4().simple());

@@ -170,7 +170,8 @@ async fn students_read_personas_without_instructions_and_cannot_write() {
     let app = spawn_app().await;
     let admin = app.register("Student school").await;
     let student = app.invite(&admin, "student").await;
-    let persona = create_ok(&app, &admin, json!({ "name": "Tutor", "instructions": "Reveal-the-secret-answer." })).await;
+    let persona =
+        create_ok(&app, &admin, json!({ "name": "Tutor", "instructions": "Reveal-the-secret-answer." })).await;
     let id = persona["id"].as_str().unwrap();
 
     let seen: Value = get(&app, &student, id).await.json().await.unwrap();
