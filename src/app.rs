@@ -185,7 +185,7 @@ async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         Some(redis) => (Arc::new(RedisRateLimiter::new(redis.clone())), Arc::new(RedisPubSub::new(redis.clone()))),
         None => (Arc::new(MemoryRateLimiter::default()), Arc::new(MemoryPubSub::default())),
     };
-    let chat = crate::chat::ChatHub::start(pubsub.clone()).await.context("subscribing to chat events")?;
+    let chat = crate::chat::ChatHub::start(pubsub.clone()).await;
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     let jwt = Arc::new(JwtKeys::load(&settings).context("loading the JWT signing key")?);
     let embedder = open_embedder(&settings)?;

@@ -130,13 +130,25 @@ pub struct ChatHub {
 }
 
 impl ChatHub {
-    /// Subscribes this replica to the bus and starts handing its events to local connections.
-    pub async fn start(pubsub: Arc<dyn PubSub>) -> anyhow::Result<Arc<Self>> {
+    /// Subscribes this replica to the bus and starts handing its events to local connections. An unreachable
+    /// Redis does not stop the start (`/readyz` reports it): the subscription is retried in the background, and
+    /// until then this replica's connections only see the turns they ask for themselves.
+    pub async fn start(pubsub: Arc<dyn PubSub>) -> Arc<Self> {
         let hub =
             Arc::new(Self { replica: Uuid::new_v4(), pubsub, watchers: Mutex::default(), turns: Mutex::default() });
-        let stream = hub.pubsub.subscribe(TOPIC).await?;
+        let stream = match tokio::time::timeout(Duration::from_secs(5), hub.pubsub.subscribe(TOPIC)).await {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(err)) => {
+                tracing::error!(error = ?err, "subscribing to chat events; retrying in the background");
+                None
+            }
+            Err(_) => {
+                tracing::error!("subscribing to chat events timed out; retrying in the background");
+                None
+            }
+        };
         tokio::spawn(listen(Arc::downgrade(&hub), stream));
-        Ok(hub)
+        hub
     }
 
     /// Frames of `session_id` published from now on reach `outbox`, except those from `connection` itself.
@@ -261,27 +273,28 @@ impl Drop for TurnGuard {
     }
 }
 
-/// Hands bus events to local watchers; resubscribes if the subscription ends (a Redis connection lost).
-async fn listen(hub: Weak<ChatHub>, mut stream: futures_util::stream::BoxStream<'static, String>) {
+/// Hands bus events to local watchers; (re)subscribes whenever there is no subscription (a Redis connection
+/// lost, or Redis down at start).
+async fn listen(hub: Weak<ChatHub>, mut stream: Option<futures_util::stream::BoxStream<'static, String>>) {
     loop {
-        while let Some(message) = stream.next().await {
-            let Some(hub) = hub.upgrade() else { return };
-            match serde_json::from_str::<Envelope>(&message) {
-                Ok(envelope) => hub.deliver(envelope),
-                Err(err) => tracing::warn!(error = %err, "malformed chat event on the bus"),
-            }
-        }
-        let Some(pubsub) = hub.upgrade().map(|h| h.pubsub.clone()) else { return };
-        tracing::warn!("chat event subscription ended; resubscribing");
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            match pubsub.subscribe(TOPIC).await {
-                Ok(s) => {
-                    stream = s;
-                    break;
+        if let Some(events) = stream.as_mut() {
+            while let Some(message) = events.next().await {
+                let Some(hub) = hub.upgrade() else { return };
+                match serde_json::from_str::<Envelope>(&message) {
+                    Ok(envelope) => hub.deliver(envelope),
+                    Err(err) => tracing::warn!(error = %err, "malformed chat event on the bus"),
                 }
-                Err(err) => tracing::error!(error = ?err, "resubscribing to chat events"),
             }
+            tracing::warn!("chat event subscription ended; resubscribing");
         }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(pubsub) = hub.upgrade().map(|h| h.pubsub.clone()) else { return };
+        stream = match pubsub.subscribe(TOPIC).await {
+            Ok(s) => Some(s),
+            Err(err) => {
+                tracing::debug!(error = ?err, "resubscribing to chat events");
+                None
+            }
+        };
     }
 }
