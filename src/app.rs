@@ -47,6 +47,8 @@ pub struct AppState {
     pub llm: Option<Arc<dyn ChatProvider>>,
     /// `None`: no transcription provider, so audio and video documents fail with `transcription_unavailable`.
     pub transcriber: Option<Arc<dyn Transcriber>>,
+    /// Live chat events of this replica's connections, shared with the others through `pubsub`.
+    pub chat: Arc<crate::chat::ChatHub>,
     /// Names this process's job workers, so a lease in the table says which replica holds it.
     pub instance_id: String,
 }
@@ -91,7 +93,8 @@ impl Application {
                     web::scope("/api/v1")
                         .configure(crate::auth::configure)
                         .configure(crate::ingest::configure)
-                        .configure(crate::persona::configure),
+                        .configure(crate::persona::configure)
+                        .configure(crate::chat::configure),
                 )
                 .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
                 .route(
@@ -182,6 +185,7 @@ async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         Some(redis) => (Arc::new(RedisRateLimiter::new(redis.clone())), Arc::new(RedisPubSub::new(redis.clone()))),
         None => (Arc::new(MemoryRateLimiter::default()), Arc::new(MemoryPubSub::default())),
     };
+    let chat = crate::chat::ChatHub::start(pubsub.clone()).await;
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     let jwt = Arc::new(JwtKeys::load(&settings).context("loading the JWT signing key")?);
     let embedder = open_embedder(&settings)?;
@@ -212,6 +216,7 @@ async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         embedder,
         llm,
         transcriber,
+        chat,
         instance_id,
     })
 }

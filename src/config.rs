@@ -28,6 +28,7 @@ pub struct Settings {
     pub ratelimit: RateLimitSettings,
     pub ingest: IngestSettings,
     pub llm: LlmSettings,
+    pub chat: ChatSettings,
     pub embeddings: EmbeddingSettings,
     pub transcription: TranscriptionSettings,
     pub stripe: StripeSettings,
@@ -122,6 +123,34 @@ pub struct LlmSettings {
     pub first_token_timeout_secs: u64,
     pub max_retries: u32,
     pub max_tokens_param: crate::platform::llm::chat::MaxTokensParam,
+}
+
+/// Chat answers and the WebSocket's limits; see `[chat]` in config/default.toml for the reasoning behind each.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChatSettings {
+    /// Sources given to the model per turn.
+    pub top_k: usize,
+    /// Passages the extractive tutor quotes when no model is configured.
+    pub extractive_passages: usize,
+    /// Least fused score of the best hit, with an embedding model (RRF over 3 lists: at most 1.0).
+    pub min_score_hybrid: f32,
+    /// The same without one (BM25 only: at most 1/3).
+    pub min_score_sparse: f32,
+    /// Rough tokens (characters / 4) of earlier messages sent along with a question.
+    pub history_token_budget: usize,
+    /// Longest question accepted, in characters.
+    pub max_message_chars: usize,
+    /// Characters of a source quoted in a citation's `snippet`.
+    pub snippet_chars: usize,
+    pub ws_max_frame_bytes: usize,
+    /// Frames queued for one connection before it counts as not reading and is closed (code 1008).
+    pub ws_outbox_frames: usize,
+    pub ws_heartbeat_secs: u64,
+    /// A connection that sends nothing (not even a pong) for this long is closed (code 1001).
+    pub ws_idle_timeout_secs: u64,
+    /// Client frames per second allowed per connection, with bursts up to `ws_rate_burst`.
+    pub ws_rate_per_sec: f64,
+    pub ws_rate_burst: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

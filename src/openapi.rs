@@ -35,5 +35,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::auth::AuthApi::openapi());
     doc.merge(crate::ingest::IngestApi::openapi());
     doc.merge(crate::persona::PersonaApi::openapi());
+    doc.merge(crate::chat::ChatApi::openapi());
     doc
 }

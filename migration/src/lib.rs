@@ -6,6 +6,7 @@ mod m20261124_000001_jobs;
 mod m20261124_000002_accounts;
 mod m20261124_000003_knowledge;
 mod m20261124_000004_personas;
+mod m20261124_000005_chat;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_accounts::Migration),
             Box::new(m20261124_000003_knowledge::Migration),
             Box::new(m20261124_000004_personas::Migration),
+            Box::new(m20261124_000005_chat::Migration),
         ]
     }
 }

@@ -49,19 +49,25 @@ impl FromRequest for AuthUser {
                 .app_data::<web::Data<AppState>>()
                 .ok_or(AuthError::Unexpected(anyhow::anyhow!("AppState missing from app data")))?;
             let token = bearer_token(&req).ok_or(AuthError::MissingToken)?;
-            let user = if token.starts_with(secrets::API_KEY_PREFIX) {
-                from_api_key(state, token, req.method()).await?
-            } else {
-                let claims = state.jwt.verify(token).map_err(|e| match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::TokenExpired,
-                    _ => AuthError::InvalidToken,
-                })?;
-                AuthUser { user_id: claims.sub, org_id: claims.org, role: claims.role, credential: Credential::Session }
-            };
-            enforce_api_limits(state, &user).await?;
-            Ok(user)
+            authenticate(state, token, req.method()).await
         })
     }
+}
+
+/// The caller a bearer token names, with the API rate limits applied: for transports that carry the token
+/// elsewhere than the `Authorization` header (the chat WebSocket's `?token=` or sub-protocol).
+pub async fn authenticate(state: &AppState, token: &str, method: &Method) -> Result<AuthUser, AuthError> {
+    let user = if token.starts_with(secrets::API_KEY_PREFIX) {
+        from_api_key(state, token, method).await?
+    } else {
+        let claims = state.jwt.verify(token).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::TokenExpired,
+            _ => AuthError::InvalidToken,
+        })?;
+        AuthUser { user_id: claims.sub, org_id: claims.org, role: claims.role, credential: Credential::Session }
+    };
+    enforce_api_limits(state, &user).await?;
+    Ok(user)
 }
 
 async fn from_api_key(state: &AppState, token: &str, method: &Method) -> Result<AuthUser, AuthError> {

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 pub use error::AuthError;
-pub use extract::{Admin, AuthUser, Credential, MinRole, RequireRole, Staff, Tenant};
+pub use extract::{Admin, AuthUser, Credential, MinRole, RequireRole, Staff, Tenant, authenticate};
 pub use keys::JwtKeys;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -247,9 +247,17 @@ pub async fn seed_org(app: &TestApp, admin: &TestUser) -> std::collections::Hash
         .json()
         .await
         .expect("persona");
+    let persona_id = persona["id"].as_str().unwrap_or_else(|| panic!("persona: {persona}")).to_owned();
+    let session: serde_json::Value = app
+        .post_as(&format!("/api/v1/personas/{persona_id}/sessions"), &admin.access_token, &serde_json::json!({}))
+        .await
+        .json()
+        .await
+        .expect("session");
     std::collections::HashMap::from([
         ("users", teacher.id),
-        ("personas", persona["id"].as_str().unwrap_or_else(|| panic!("persona: {persona}")).to_owned()),
+        ("personas", persona_id),
+        ("sessions", session["id"].as_str().unwrap_or_else(|| panic!("session: {session}")).to_owned()),
         ("api-keys", key["id"].as_str().expect("key id").to_owned()),
         ("collections", collection_id),
         ("documents", document["id"].as_str().expect("document id").to_owned()),

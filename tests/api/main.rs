@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod chat;
+mod chat_ws;
 mod cli;
 mod errors;
 mod fake_llm;

@@ -1,0 +1,77 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::error::ApiError;
+use crate::platform::llm::chat::ChatErrorKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("only the student who owns this session may send messages in it")]
+    NotOwner,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("an answer is still being written in this session; wait for it or cancel it")]
+    TurnInProgress,
+    /// The language model failed; the student's message is kept and the session stays usable.
+    #[error("{}", .0.public_message())]
+    Llm(ChatErrorKind),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for ChatError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Unexpected(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl From<crate::persona::PersonaError> for ChatError {
+    fn from(err: crate::persona::PersonaError) -> Self {
+        match err {
+            crate::persona::PersonaError::NotFound => Self::NotFound("persona"),
+            other => Self::Unexpected(anyhow::Error::new(other).context("reading the persona")),
+        }
+    }
+}
+
+impl ChatError {
+    /// The stable code, also used by the WebSocket's `error` frames.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "not_found",
+            Self::NotOwner => "forbidden",
+            Self::Invalid(_) => "invalid_request",
+            Self::TurnInProgress => "turn_in_progress",
+            Self::Llm(kind) => kind.code(),
+            Self::Unexpected(_) => "internal",
+        }
+    }
+
+    pub fn api(&self) -> ApiError {
+        let status = match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotOwner => StatusCode::FORBIDDEN,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TurnInProgress => StatusCode::CONFLICT,
+            Self::Llm(ChatErrorKind::Timeout) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Llm(_) => StatusCode::BAD_GATEWAY,
+            Self::Unexpected(cause) => return ApiError::internal(cause),
+        };
+        ApiError::new(status, self.code(), self.to_string())
+    }
+}
+
+impl ResponseError for ChatError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            other => other.api().status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.api().error_response()
+    }
+}

@@ -1,0 +1,300 @@
+//! Live session events between connections and replicas.
+//!
+//! Every replica subscribes once to one pub/sub topic (`chat`); a turn publishes each frame there with its
+//! session id, and each replica hands it to its own connections watching that session. One subscription per
+//! replica (not per connection) keeps Redis at one pub/sub connection per replica however many students are
+//! online. The connection that started a turn gets the turn's frames directly (`Outbox`), not through the bus,
+//! so its answer never waits on a Redis round trip; the bus skips it by its connection id.
+//!
+//! Cancellation travels the same way: `message.cancel` on any replica reaches the replica running the turn.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::views::ServerFrame;
+use crate::platform::pubsub::PubSub;
+
+const TOPIC: &str = "chat";
+
+/// A frame ready to send: its event name (for SSE) and its JSON.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub event: &'static str,
+    pub json: Arc<str>,
+}
+
+impl Outgoing {
+    pub fn new(frame: &ServerFrame) -> Self {
+        let json = serde_json::to_string(frame).unwrap_or_else(|_| r#"{"type":"error","code":"internal"}"#.into());
+        Self { event: frame.event(), json: json.into() }
+    }
+}
+
+/// One client's bounded queue of frames. A client that does not read fills it; the next push then trips
+/// `overflow`, and the connection closes instead of buffering without limit.
+#[derive(Clone)]
+pub struct Outbox {
+    /// `None`: nobody streams this turn (a plain JSON request reads the result at the end).
+    tx: Option<mpsc::Sender<Outgoing>>,
+    overflow: CancellationToken,
+}
+
+impl Outbox {
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (Self { tx: Some(tx), overflow: CancellationToken::new() }, rx)
+    }
+
+    pub fn discard() -> Self {
+        Self { tx: None, overflow: CancellationToken::new() }
+    }
+
+    /// Queues a frame; false when the client is gone or too slow (and then never true again).
+    pub fn push(&self, frame: Outgoing) -> bool {
+        let Some(tx) = &self.tx else { return true };
+        match tx.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflow.cancel();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    pub fn frame(&self, frame: &ServerFrame) -> bool {
+        self.push(Outgoing::new(frame))
+    }
+
+    /// Resolves when the reader is gone or too slow; never for a discarding outbox.
+    pub async fn gone(&self) {
+        match &self.tx {
+            Some(tx) => tokio::select! {
+                () = tx.closed() => {}
+                () = self.overflow.cancelled() => {}
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    pub fn overflowed(&self) -> &CancellationToken {
+        &self.overflow
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.as_ref().is_some_and(mpsc::Sender::is_closed) || self.overflow.is_cancelled()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    session_id: Uuid,
+    /// The connection that needs no copy (it started the turn, or it is typing).
+    #[serde(default)]
+    from: Option<Uuid>,
+    /// A frame's JSON, forwarded as is; absent for a cancel.
+    #[serde(default)]
+    frame: Option<String>,
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    cancel: bool,
+    /// The replica that published a cancel: it has already cancelled locally, and its own echo arriving late must
+    /// not cancel the session's next turn.
+    #[serde(default)]
+    replica: Option<Uuid>,
+}
+
+struct Watcher {
+    connection: Uuid,
+    outbox: Outbox,
+}
+
+struct RunningTurn {
+    cancel: CancellationToken,
+    connection: Option<Uuid>,
+}
+
+pub struct ChatHub {
+    replica: Uuid,
+    pubsub: Arc<dyn PubSub>,
+    watchers: Mutex<HashMap<Uuid, Vec<Watcher>>>,
+    turns: Mutex<HashMap<Uuid, RunningTurn>>,
+}
+
+impl ChatHub {
+    /// Subscribes this replica to the bus and starts handing its events to local connections. An unreachable
+    /// Redis does not stop the start (`/readyz` reports it): the subscription is retried in the background, and
+    /// until then this replica's connections only see the turns they ask for themselves.
+    pub async fn start(pubsub: Arc<dyn PubSub>) -> Arc<Self> {
+        let hub =
+            Arc::new(Self { replica: Uuid::new_v4(), pubsub, watchers: Mutex::default(), turns: Mutex::default() });
+        let stream = match tokio::time::timeout(Duration::from_secs(5), hub.pubsub.subscribe(TOPIC)).await {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(err)) => {
+                tracing::error!(error = ?err, "subscribing to chat events; retrying in the background");
+                None
+            }
+            Err(_) => {
+                tracing::error!("subscribing to chat events timed out; retrying in the background");
+                None
+            }
+        };
+        tokio::spawn(listen(Arc::downgrade(&hub), stream));
+        hub
+    }
+
+    /// Frames of `session_id` published from now on reach `outbox`, except those from `connection` itself.
+    pub fn watch(&self, session_id: Uuid, connection: Uuid, outbox: Outbox) {
+        if let Ok(mut watchers) = self.watchers.lock() {
+            watchers.entry(session_id).or_default().push(Watcher { connection, outbox });
+        }
+    }
+
+    pub fn unwatch(&self, session_id: Uuid, connection: Uuid) {
+        if let Ok(mut watchers) = self.watchers.lock()
+            && let Some(list) = watchers.get_mut(&session_id)
+        {
+            list.retain(|w| w.connection != connection);
+            if list.is_empty() {
+                watchers.remove(&session_id);
+            }
+        }
+    }
+
+    /// Publishes a frame of `session_id` to every replica's watchers but `from`'s. Best effort: history has it.
+    pub async fn publish(&self, session_id: Uuid, from: Option<Uuid>, frame: &Outgoing) {
+        let envelope = Envelope {
+            session_id,
+            from,
+            frame: Some(frame.json.to_string()),
+            event: Some(frame.event.to_owned()),
+            cancel: false,
+            replica: None,
+        };
+        self.send(&envelope).await;
+    }
+
+    /// Claims the session for a new turn on this replica; `None` if one is already running here.
+    pub fn begin_turn(self: &Arc<Self>, session_id: Uuid, connection: Option<Uuid>) -> Option<TurnGuard> {
+        let mut turns = self.turns.lock().ok()?;
+        if turns.contains_key(&session_id) {
+            return None;
+        }
+        let cancel = CancellationToken::new();
+        turns.insert(session_id, RunningTurn { cancel: cancel.clone(), connection });
+        Some(TurnGuard { hub: Arc::clone(self), session_id, cancel })
+    }
+
+    /// Cancels the session's running turn, wherever it runs.
+    pub async fn cancel(&self, session_id: Uuid) {
+        self.cancel_local(session_id);
+        let envelope =
+            Envelope { session_id, from: None, frame: None, event: None, cancel: true, replica: Some(self.replica) };
+        self.send(&envelope).await;
+    }
+
+    /// Cancels the turns a closing connection started: nobody is left to read them.
+    pub fn cancel_turns_of(&self, connection: Uuid) {
+        if let Ok(turns) = self.turns.lock() {
+            for turn in turns.values().filter(|t| t.connection == Some(connection)) {
+                turn.cancel.cancel();
+            }
+        }
+    }
+
+    fn cancel_local(&self, session_id: Uuid) {
+        if let Ok(turns) = self.turns.lock()
+            && let Some(turn) = turns.get(&session_id)
+        {
+            turn.cancel.cancel();
+        }
+    }
+
+    async fn send(&self, envelope: &Envelope) {
+        let Ok(json) = serde_json::to_string(envelope) else { return };
+        if let Err(err) = self.pubsub.publish(TOPIC, json).await {
+            tracing::warn!(error = ?err, "could not publish a chat event");
+        }
+    }
+
+    fn deliver(&self, envelope: Envelope) {
+        if envelope.cancel {
+            if envelope.replica != Some(self.replica) {
+                self.cancel_local(envelope.session_id);
+            }
+            return;
+        }
+        let Some(json) = envelope.frame else { return };
+        let frame = Outgoing { event: event_name(envelope.event.as_deref()), json: json.into() };
+        let Ok(watchers) = self.watchers.lock() else { return };
+        for watcher in watchers.get(&envelope.session_id).into_iter().flatten() {
+            if Some(watcher.connection) != envelope.from {
+                watcher.outbox.push(frame.clone());
+            }
+        }
+    }
+}
+
+fn event_name(name: Option<&str>) -> &'static str {
+    const NAMES: [&str; 9] = [
+        "session.ready",
+        "message.accepted",
+        "answer.delta",
+        "answer.citation",
+        "avatar.cue",
+        "answer.done",
+        "typing",
+        "error",
+        "pong",
+    ];
+    name.and_then(|n| NAMES.into_iter().find(|known| *known == n)).unwrap_or("message")
+}
+
+/// The session's claim on a turn; dropping it frees the session for the next one.
+pub struct TurnGuard {
+    hub: Arc<ChatHub>,
+    session_id: Uuid,
+    pub cancel: CancellationToken,
+}
+
+impl Drop for TurnGuard {
+    fn drop(&mut self) {
+        if let Ok(mut turns) = self.hub.turns.lock() {
+            turns.remove(&self.session_id);
+        }
+    }
+}
+
+/// Hands bus events to local watchers; (re)subscribes whenever there is no subscription (a Redis connection
+/// lost, or Redis down at start).
+async fn listen(hub: Weak<ChatHub>, mut stream: Option<futures_util::stream::BoxStream<'static, String>>) {
+    loop {
+        if let Some(events) = stream.as_mut() {
+            while let Some(message) = events.next().await {
+                let Some(hub) = hub.upgrade() else { return };
+                match serde_json::from_str::<Envelope>(&message) {
+                    Ok(envelope) => hub.deliver(envelope),
+                    Err(err) => tracing::warn!(error = %err, "malformed chat event on the bus"),
+                }
+            }
+            tracing::warn!("chat event subscription ended; resubscribing");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(pubsub) = hub.upgrade().map(|h| h.pubsub.clone()) else { return };
+        stream = match pubsub.subscribe(TOPIC).await {
+            Ok(s) => Some(s),
+            Err(err) => {
+                tracing::debug!(error = ?err, "resubscribing to chat events");
+                None
+            }
+        };
+    }
+}

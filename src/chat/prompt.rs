@@ -1,0 +1,196 @@
+//! The words of a turn: the prompt (persona, numbered sources, history), the citations an answer made, the
+//! extractive tutor's answer and the "not covered" answer.
+
+use super::entities::chat_message;
+use super::views::Citation;
+use crate::ingest::search::SearchHit;
+use crate::persona::{Persona, TeachingMode};
+use crate::platform::llm::chat::ChatMessage;
+
+/// Said instead of calling the model when the material has nothing relevant.
+pub const NOT_COVERED: &str = "Your course material does not cover this, so I won't guess. Try asking it another \
+    way, or ask your teacher.";
+
+/// Said instead of calling the model when the persona has no collections to answer from.
+pub const NO_MATERIAL: &str =
+    "I have no course material to answer from yet. Ask your teacher to add some to this tutor.";
+
+/// The system prompt: who the tutor is, how it teaches, the sources and the citing and cue rules.
+pub fn system_prompt(persona: &Persona, sources: &[SearchHit]) -> String {
+    let mut prompt = format!("You are {}, a tutor for students of a school.", persona.name);
+    if !persona.description.is_empty() {
+        prompt.push_str(&format!(" {}", persona.description));
+    }
+    if !persona.tone.is_empty() {
+        prompt.push_str(&format!("\nTone: {}.", persona.tone));
+    }
+    prompt.push_str(match persona.teaching_mode {
+        TeachingMode::Direct => "\nTeaching mode: direct. Answer the question clearly, then check understanding.",
+        TeachingMode::Socratic => {
+            "\nTeaching mode: socratic. Do not give the final answer straight away: guide the student with \
+             questions and hints, one step at a time, and confirm the answer once they reach it."
+        }
+    });
+    if !persona.instructions.is_empty() {
+        prompt.push_str(&format!("\nThe teacher's instructions:\n{}", persona.instructions));
+    }
+    prompt.push_str(
+        "\n\nAnswer only from the numbered sources below. After each statement taken from a source, cite it as \
+         [n] with its number. If the sources do not answer the question, say that the course material does not \
+         cover it; never invent facts.\nYou may add avatar cues inline, on their own: [cue:encourage] when the \
+         student struggles, [cue:celebrate] when they get something right. They are not shown to the student.\n\n\
+         Sources:\n",
+    );
+    for (i, hit) in sources.iter().enumerate() {
+        prompt.push_str(&format!("[{}] {}{}\n{}\n\n", i + 1, hit.document_name, location(hit), hit.text.trim()));
+    }
+    prompt
+}
+
+fn location(hit: &SearchHit) -> String {
+    match (hit.page, hit.slide, hit.start_ms) {
+        (Some(page), _, _) => format!(", page {page}"),
+        (_, Some(slide), _) => format!(", slide {slide}"),
+        (_, _, Some(ms)) => format!(", at {}:{:02}", ms / 60_000, (ms / 1000) % 60),
+        _ => String::new(),
+    }
+}
+
+/// Rough token count: about four characters a token for English text. Only used to fit history in a budget.
+pub fn estimate_tokens(text: &str) -> usize {
+    text.chars().count() / 4 + 1
+}
+
+/// The earlier exchange that fits in `budget` tokens, oldest first. `newest_first` are the candidates; failed
+/// answers and empty cancelled ones are left out (the model would only repeat their breakage).
+pub fn history(newest_first: &[chat_message::Model], budget: usize) -> Vec<ChatMessage> {
+    let mut used = 0;
+    let mut kept = Vec::new();
+    for m in newest_first {
+        if m.status == "failed" || m.content.trim().is_empty() {
+            continue;
+        }
+        let cost = estimate_tokens(&m.content);
+        if used + cost > budget {
+            break;
+        }
+        used += cost;
+        kept.push(if m.role == "user" { ChatMessage::user(&m.content) } else { ChatMessage::assistant(&m.content) });
+    }
+    kept.reverse();
+    kept
+}
+
+/// Source numbers cited in `text` as `[n]`, `[n, m]` or `[n][m]`, in order of first citation, within
+/// `1..=sources`.
+pub fn cited(text: &str, sources: usize) -> Vec<usize> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find(']') else { break };
+        let inside = &rest[..close];
+        let numbers: Option<Vec<usize>> = inside.split(',').map(|n| n.trim().parse().ok()).collect();
+        for n in numbers.into_iter().flatten() {
+            if (1..=sources).contains(&n) && !found.contains(&n) {
+                found.push(n);
+            }
+        }
+    }
+    found
+}
+
+/// Citations of the sources the answer cited, or of every source when it cited none.
+pub fn citations(text: &str, sources: &[SearchHit], snippet_chars: usize) -> Vec<Citation> {
+    let mut indices = cited(text, sources.len());
+    if indices.is_empty() {
+        indices = (1..=sources.len()).collect();
+    }
+    indices.into_iter().map(|i| citation(i, &sources[i - 1], snippet_chars)).collect()
+}
+
+pub fn citation(index: usize, hit: &SearchHit, snippet_chars: usize) -> Citation {
+    Citation {
+        index,
+        document_id: hit.document_id,
+        document_name: hit.document_name.clone(),
+        page: hit.page,
+        slide: hit.slide,
+        start_ms: hit.start_ms,
+        end_ms: hit.end_ms,
+        snippet: snippet(&hit.text, snippet_chars),
+    }
+}
+
+fn snippet(text: &str, max: usize) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= max {
+        return text;
+    }
+    let mut cut: String = text.chars().take(max).collect();
+    if let Some(space) = cut.rfind(' ') {
+        cut.truncate(space);
+    }
+    cut.push('…');
+    cut
+}
+
+/// The extractive tutor's answer, in pieces (one per passage) so it streams like a model's. Labelled as quoted
+/// material: it never reads as if a model wrote it.
+pub fn extractive_answer(sources: &[SearchHit]) -> Vec<String> {
+    let mut pieces = vec![
+        "No language model is set up for this tutor, so here are the most relevant passages \
+        from your course material, quoted as written:\n"
+            .to_owned(),
+    ];
+    for (i, hit) in sources.iter().enumerate() {
+        let quoted: Vec<String> = hit.text.trim().lines().map(|l| format!("> {l}")).collect();
+        pieces.push(format!("\n{}\n— {}{} [{}]\n", quoted.join("\n"), hit.document_name, location(hit), i + 1));
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn citations_are_read_in_every_common_form() {
+        assert_eq!(cited("Plants [2] make sugar [1, 3][2] and [9] and [x] and [1", 3), [2, 1, 3]);
+        assert_eq!(cited("nothing cited", 3), Vec::<usize>::new());
+        assert_eq!(cited("[0] [4]", 3), Vec::<usize>::new(), "out of range");
+    }
+
+    #[test]
+    fn snippets_cut_on_a_word() {
+        assert_eq!(snippet("one  two\nthree", 100), "one two three");
+        assert_eq!(snippet("alpha beta gamma", 12), "alpha beta…");
+    }
+
+    #[test]
+    fn history_keeps_the_newest_that_fit_in_order() {
+        let row = |role: &str, content: &str, status: &str| chat_message::Model {
+            id: uuid::Uuid::now_v7(),
+            org_id: uuid::Uuid::nil(),
+            session_id: uuid::Uuid::nil(),
+            role: role.into(),
+            content: content.into(),
+            status: status.into(),
+            answered_by: "model".into(),
+            citations: None,
+            cues: None,
+            usage: None,
+            latency_ms: None,
+            error_code: None,
+            created_at: chrono::Utc::now(),
+        };
+        let newest_first = [
+            row("assistant", "broken", "failed"),
+            row("user", "second question", "complete"),
+            row("assistant", "first answer", "complete"),
+            row("user", &"x".repeat(400), "complete"),
+        ];
+        let kept = history(&newest_first, 10);
+        assert_eq!(kept, [ChatMessage::assistant("first answer"), ChatMessage::user("second question")]);
+    }
+}

@@ -1,0 +1,166 @@
+//! sea-orm queries of the chat tables, always scoped by org (and by session, which is itself org-scoped).
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
+use uuid::Uuid;
+
+use super::entities::{chat_message, chat_session};
+use crate::pagination::PageQuery;
+
+pub async fn insert_session(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    persona_id: Uuid,
+    user_id: Uuid,
+) -> Result<chat_session::Model, sea_orm::DbErr> {
+    let now = Utc::now();
+    chat_session::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(org_id),
+        persona_id: Set(persona_id),
+        user_id: Set(user_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_session(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<chat_session::Model>, sea_orm::DbErr> {
+    chat_session::Entity::find_by_id(id).filter(chat_session::Column::OrgId.eq(org_id)).one(db).await
+}
+
+/// One page of a user's sessions, most recently active first.
+pub async fn list_sessions(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    user_id: Uuid,
+    page: &PageQuery,
+) -> Result<(Vec<chat_session::Model>, u64), sea_orm::DbErr> {
+    let paginator = chat_session::Entity::find()
+        .filter(chat_session::Column::OrgId.eq(org_id))
+        .filter(chat_session::Column::UserId.eq(user_id))
+        .order_by_desc(chat_session::Column::UpdatedAt)
+        .order_by_desc(chat_session::Column::Id)
+        .paginate(db, page.per_page());
+    let total = paginator.num_items().await?;
+    Ok((paginator.fetch_page(page.index()).await?, total))
+}
+
+/// A message to store; the id is chosen by the caller so frames can name it before it is written.
+pub struct NewMessage {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub session_id: Uuid,
+    pub role: &'static str,
+    pub content: String,
+    pub status: &'static str,
+    pub answered_by: &'static str,
+    pub citations: Option<serde_json::Value>,
+    pub cues: Option<serde_json::Value>,
+    pub usage: Option<serde_json::Value>,
+    pub latency_ms: Option<i64>,
+    pub error_code: Option<String>,
+}
+
+/// Writes the message and marks the session active.
+pub async fn insert_message(
+    db: &impl ConnectionTrait,
+    message: NewMessage,
+) -> Result<chat_message::Model, sea_orm::DbErr> {
+    let now = Utc::now();
+    let row = chat_message::ActiveModel {
+        id: Set(message.id),
+        org_id: Set(message.org_id),
+        session_id: Set(message.session_id),
+        role: Set(message.role.to_owned()),
+        content: Set(message.content),
+        status: Set(message.status.to_owned()),
+        answered_by: Set(message.answered_by.to_owned()),
+        citations: Set(message.citations),
+        cues: Set(message.cues),
+        usage: Set(message.usage),
+        latency_ms: Set(message.latency_ms),
+        error_code: Set(message.error_code),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    chat_session::Entity::update_many()
+        .col_expr(chat_session::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(chat_session::Column::Id.eq(message.session_id))
+        .filter(chat_session::Column::OrgId.eq(message.org_id))
+        .exec(db)
+        .await?;
+    Ok(row)
+}
+
+/// One page of a session's history, oldest first.
+pub async fn messages_page(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    session_id: Uuid,
+    page: &PageQuery,
+) -> Result<(Vec<chat_message::Model>, u64), sea_orm::DbErr> {
+    let paginator = chat_message::Entity::find()
+        .filter(chat_message::Column::OrgId.eq(org_id))
+        .filter(chat_message::Column::SessionId.eq(session_id))
+        .order_by_asc(chat_message::Column::Id)
+        .paginate(db, page.per_page());
+    let total = paginator.num_items().await?;
+    Ok((paginator.fetch_page(page.index()).await?, total))
+}
+
+/// Messages written after `after` (all of them up to `limit`), or without it the last `limit`; oldest first.
+pub async fn messages_after(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    session_id: Uuid,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<chat_message::Model>, sea_orm::DbErr> {
+    let query = chat_message::Entity::find()
+        .filter(chat_message::Column::OrgId.eq(org_id))
+        .filter(chat_message::Column::SessionId.eq(session_id));
+    match after {
+        Some(after) => {
+            query
+                .filter(chat_message::Column::Id.gt(after))
+                .order_by_asc(chat_message::Column::Id)
+                .limit(limit)
+                .all(db)
+                .await
+        }
+        None => {
+            let mut rows = query.order_by_desc(chat_message::Column::Id).limit(limit).all(db).await?;
+            rows.reverse();
+            Ok(rows)
+        }
+    }
+}
+
+/// The newest messages before `before`, newest first: the candidates for a prompt's history.
+pub async fn recent_before(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    session_id: Uuid,
+    before: Uuid,
+    limit: u64,
+) -> Result<Vec<chat_message::Model>, sea_orm::DbErr> {
+    chat_message::Entity::find()
+        .filter(chat_message::Column::OrgId.eq(org_id))
+        .filter(chat_message::Column::SessionId.eq(session_id))
+        .filter(chat_message::Column::Id.lt(before))
+        .order_by_desc(chat_message::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

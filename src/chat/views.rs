@@ -1,0 +1,208 @@
+//! What goes over the wire: sessions, messages, citations, and the frames shared by the WebSocket and SSE.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::cues::{Cue, CueAt};
+use super::entities::{chat_message, chat_session};
+use crate::platform::llm::chat::TokenUsage;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub persona_id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// The last message's time: lists are sorted by it, newest first.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&chat_session::Model> for SessionView {
+    fn from(s: &chat_session::Model) -> Self {
+        Self {
+            id: s.id,
+            persona_id: s.persona_id,
+            user_id: s.user_id,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// A source the answer drew on. `index` is the `[n]` the answer cites it by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Citation {
+    pub index: usize,
+    pub document_id: Uuid,
+    pub document_name: String,
+    pub page: Option<i32>,
+    pub slide: Option<i32>,
+    /// Audio and video: where the passage is spoken.
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub snippet: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageView {
+    /// UUIDv7: ids sort in the order messages were written.
+    pub id: Uuid,
+    pub session_id: Uuid,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    /// `complete`; `cancelled` (the student stopped it: the partial text is kept); `failed` (the model failed:
+    /// partial text, and `error_code`).
+    pub status: String,
+    /// Answers: `model`, `extractive` (no model configured: quoted passages) or `not_covered` (nothing relevant in
+    /// the material). Questions: `student`.
+    pub answered_by: String,
+    pub citations: Vec<Citation>,
+    pub cues: Vec<CueAt>,
+    pub usage: Option<TokenUsage>,
+    pub latency_ms: Option<i64>,
+    pub error_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored JSON column; a value that no longer parses reads as absent rather than failing the whole history.
+fn parse<T: serde::de::DeserializeOwned>(value: Option<serde_json::Value>) -> Option<T> {
+    value.and_then(|v| serde_json::from_value(v).ok())
+}
+
+impl From<chat_message::Model> for MessageView {
+    fn from(m: chat_message::Model) -> Self {
+        Self {
+            id: m.id,
+            session_id: m.session_id,
+            role: m.role,
+            content: m.content,
+            status: m.status,
+            answered_by: m.answered_by,
+            citations: parse(m.citations).unwrap_or_default(),
+            cues: parse(m.cues).unwrap_or_default(),
+            usage: parse(m.usage),
+            latency_ms: m.latency_ms,
+            error_code: m.error_code,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SendMessage {
+    /// The student's question, 1 to `chat.max_message_chars` characters.
+    pub content: String,
+}
+
+/// `POST /sessions/{id}/messages` without `Accept: text/event-stream`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TurnView {
+    /// The answer.
+    pub message: MessageView,
+    pub citations: Vec<Citation>,
+    pub cues: Vec<CueAt>,
+    pub usage: Option<TokenUsage>,
+}
+
+/// Frames the server sends, on the WebSocket and (from `message.accepted` on) as SSE events of the same name.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerFrame {
+    #[serde(rename = "session.ready")]
+    SessionReady { session: SessionView, history: Vec<MessageView> },
+    #[serde(rename = "message.accepted")]
+    MessageAccepted { client_id: Option<String>, message_id: Uuid },
+    #[serde(rename = "answer.delta")]
+    AnswerDelta { message_id: Uuid, text: String },
+    #[serde(rename = "answer.citation")]
+    AnswerCitation {
+        message_id: Uuid,
+        #[serde(flatten)]
+        citation: Citation,
+    },
+    #[serde(rename = "avatar.cue")]
+    AvatarCue { message_id: Uuid, cue: Cue, clip: Option<String>, at_char: usize },
+    #[serde(rename = "answer.done")]
+    AnswerDone { message_id: Uuid, usage: Option<TokenUsage>, latency_ms: u64, status: String },
+    #[serde(rename = "typing")]
+    Typing { session_id: Uuid, user_id: Uuid },
+    #[serde(rename = "error")]
+    Error {
+        code: String,
+        message: String,
+        /// The answer the error ended, when it ended one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message_id: Option<Uuid>,
+    },
+    #[serde(rename = "pong")]
+    Pong,
+}
+
+impl ServerFrame {
+    pub fn event(&self) -> &'static str {
+        match self {
+            Self::SessionReady { .. } => "session.ready",
+            Self::MessageAccepted { .. } => "message.accepted",
+            Self::AnswerDelta { .. } => "answer.delta",
+            Self::AnswerCitation { .. } => "answer.citation",
+            Self::AvatarCue { .. } => "avatar.cue",
+            Self::AnswerDone { .. } => "answer.done",
+            Self::Typing { .. } => "typing",
+            Self::Error { .. } => "error",
+            Self::Pong => "pong",
+        }
+    }
+
+    pub fn error(code: &str, message: impl Into<String>) -> Self {
+        Self::Error { code: code.to_owned(), message: message.into(), message_id: None }
+    }
+}
+
+/// Frames a WebSocket client sends.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+pub enum ClientFrame {
+    #[serde(rename = "session.open")]
+    SessionOpen { persona_id: Option<Uuid>, session_id: Option<Uuid>, last_seen_message_id: Option<Uuid> },
+    #[serde(rename = "message.send")]
+    MessageSend { session_id: Uuid, content: String, client_id: Option<String> },
+    #[serde(rename = "typing")]
+    Typing { session_id: Uuid },
+    #[serde(rename = "message.cancel")]
+    MessageCancel { session_id: Uuid },
+    #[serde(rename = "ping")]
+    Ping,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_carry_their_type_and_flatten_citations() {
+        let id = Uuid::nil();
+        let citation = Citation {
+            index: 2,
+            document_id: id,
+            document_name: "notes.txt".into(),
+            page: Some(3),
+            slide: None,
+            start_ms: None,
+            end_ms: None,
+            snippet: "x".into(),
+        };
+        let json = serde_json::to_value(ServerFrame::AnswerCitation { message_id: id, citation }).unwrap();
+        assert_eq!(json["type"], "answer.citation");
+        assert_eq!(json["index"], 2);
+        assert_eq!(json["page"], 3);
+        assert_eq!(serde_json::to_value(ServerFrame::Pong).unwrap(), serde_json::json!({"type": "pong"}));
+        let frame: ClientFrame = serde_json::from_str(
+            r#"{"type":"message.send","session_id":"00000000-0000-0000-0000-000000000000","content":"hi"}"#,
+        )
+        .unwrap();
+        assert!(matches!(frame, ClientFrame::MessageSend { client_id: None, .. }));
+    }
+}

@@ -1,0 +1,298 @@
+//! The chat WebSocket: one task reads the client's frames, one writes the connection's bounded outbox.
+//!
+//! Close codes: 1000 after the client's close, 1001 on the idle timeout, 1008 when the outbox overflows (the
+//! client stopped reading), 1009 for a frame over `chat.ws_max_frame_bytes`, 1002 for a broken frame.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::entities::chat_session;
+use super::error::ChatError;
+use super::hub::{Outbox, Outgoing};
+use super::views::{ClientFrame, MessageView, ServerFrame, SessionView};
+use super::{service, store, turn};
+use crate::app::AppState;
+use crate::auth::{AuthError, AuthUser};
+
+/// The sub-protocol a browser offers next to `bearer.<token>`, and the one the server answers with.
+pub const PROTOCOL: &str = "bwenge";
+/// Messages sent on `session.open` without `last_seen_message_id`, and at most after it.
+const HISTORY_LIMIT: u64 = 200;
+/// Outbox marker for a heartbeat ping, sent by the writer as a WebSocket ping, never as text.
+const PING: &str = "__ping";
+
+#[utoipa::path(get, path = "/api/v1/chat/ws", tag = "chat", security(("bearer" = [])),
+    params(("token" = Option<String>, Query, description = "the access token, when the client cannot send a \
+        header; or offer the sub-protocols `bwenge` and `bearer.<token>`")),
+    extensions(("x-min-role" = json!("student"))),
+    responses((status = 101, description = "WebSocket: see the protocol in the README"),
+        (status = 401, body = crate::error::ErrorBody)))]
+pub async fn connect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let token = token(&req).ok_or(AuthError::MissingToken)?;
+    let caller = crate::auth::authenticate(&state, &token, &Method::GET).await?;
+    let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, &[PROTOCOL])?;
+    let limit = state.settings.chat.ws_max_frame_bytes;
+    let stream = stream.max_frame_size(limit).aggregate_continuations().max_continuation_size(limit);
+    let state = state.into_inner();
+    actix_web::rt::spawn(async move {
+        let connection = Connection::new(state, caller);
+        connection.run(session, stream).await;
+    });
+    Ok(response)
+}
+
+/// `?token=`, or the `bearer.<token>` sub-protocol (browsers cannot set headers on a WebSocket).
+fn token(req: &HttpRequest) -> Option<String> {
+    let from_query = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned());
+    let from_protocol = || {
+        req.headers()
+            .get_all(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL)
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .find_map(|p| p.trim().strip_prefix("bearer.").map(str::to_owned))
+    };
+    from_query.or_else(from_protocol).filter(|t| !t.is_empty())
+}
+
+struct Connection {
+    id: Uuid,
+    state: std::sync::Arc<AppState>,
+    caller: AuthUser,
+    outbox: Outbox,
+    rx: Option<mpsc::Receiver<Outgoing>>,
+    open: HashMap<Uuid, chat_session::Model>,
+}
+
+impl Connection {
+    fn new(state: std::sync::Arc<AppState>, caller: AuthUser) -> Self {
+        let (outbox, rx) = Outbox::new(state.settings.chat.ws_outbox_frames);
+        Self { id: Uuid::new_v4(), state, caller, outbox, rx: Some(rx), open: HashMap::new() }
+    }
+
+    async fn run(mut self, mut session: Session, mut stream: actix_ws::AggregatedMessageStream) {
+        let settings = self.state.settings.chat.clone();
+        let Some(rx) = self.rx.take() else { return };
+        let writer = actix_web::rt::spawn(write(session.clone(), rx, self.outbox.overflowed().clone()));
+        let idle = Duration::from_secs(settings.ws_idle_timeout_secs.max(1));
+        let every = Duration::from_secs(settings.ws_heartbeat_secs.max(1));
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let mut heard = Instant::now();
+        let mut bucket = Bucket::new(settings.ws_rate_per_sec, settings.ws_rate_burst);
+        let overflow = self.outbox.overflowed().clone();
+        let close: Option<CloseReason> = loop {
+            let message = tokio::select! {
+                () = overflow.cancelled() => break None, // the writer closes with 1008
+                _ = heartbeat.tick() => {
+                    if heard.elapsed() >= idle {
+                        break Some(reason(CloseCode::Away, "idle timeout"));
+                    }
+                    self.outbox.push(Outgoing { event: PING, json: "".into() });
+                    continue;
+                }
+                message = stream.recv() => message,
+            };
+            match message {
+                None => break None,
+                Some(Err(ProtocolError::Overflow)) => break Some(reason(CloseCode::Size, "frame too large")),
+                Some(Err(_)) => break Some(reason(CloseCode::Protocol, "malformed frame")),
+                Some(Ok(AggregatedMessage::Close(_))) => break Some(reason(CloseCode::Normal, "bye")),
+                Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                    heard = Instant::now();
+                    let _ = session.pong(&bytes).await;
+                }
+                Some(Ok(AggregatedMessage::Pong(_))) => heard = Instant::now(),
+                Some(Ok(AggregatedMessage::Binary(_))) => {
+                    heard = Instant::now();
+                    self.outbox.frame(&ServerFrame::error("invalid_frame", "frames are JSON text"));
+                }
+                Some(Ok(AggregatedMessage::Text(text))) => {
+                    heard = Instant::now();
+                    if !bucket.take() {
+                        self.outbox.frame(&ServerFrame::error("rate_limited", "too many frames; slow down"));
+                        continue;
+                    }
+                    self.handle(&text).await;
+                }
+            }
+        };
+        for session_id in self.open.keys() {
+            self.state.chat.unwatch(*session_id, self.id);
+        }
+        self.state.chat.cancel_turns_of(self.id);
+        if let Some(close) = close {
+            let _ = tokio::time::timeout(Duration::from_secs(5), session.close(Some(close))).await;
+        }
+        drop(self);
+        let _ = writer.await;
+    }
+
+    async fn handle(&mut self, text: &str) {
+        let frame = match serde_json::from_str::<ClientFrame>(text) {
+            Ok(frame) => frame,
+            Err(err) => {
+                self.outbox.frame(&ServerFrame::error("invalid_frame", format!("not a client frame: {err}")));
+                return;
+            }
+        };
+        let result = match frame {
+            ClientFrame::SessionOpen { persona_id, session_id, last_seen_message_id } => {
+                self.open_session(persona_id, session_id, last_seen_message_id).await
+            }
+            ClientFrame::MessageSend { session_id, content, client_id } => {
+                self.send(session_id, &content, client_id).await
+            }
+            ClientFrame::Typing { session_id } => match self.open.get(&session_id) {
+                Some(_) => {
+                    let frame = ServerFrame::Typing { session_id, user_id: self.caller.user_id };
+                    self.state.chat.publish(session_id, Some(self.id), &Outgoing::new(&frame)).await;
+                    Ok(())
+                }
+                None => Err(ChatError::Invalid("open the session first (session.open)".into())),
+            },
+            ClientFrame::MessageCancel { session_id } => match self.open.get(&session_id) {
+                Some(session) => match service::ensure_owner(&self.caller, session) {
+                    Ok(()) => {
+                        self.state.chat.cancel(session_id).await;
+                        Ok(())
+                    }
+                    Err(err) => Err(err),
+                },
+                None => Err(ChatError::Invalid("open the session first (session.open)".into())),
+            },
+            ClientFrame::Ping => {
+                self.outbox.frame(&ServerFrame::Pong);
+                Ok(())
+            }
+        };
+        if let Err(err) = result {
+            self.outbox.frame(&ServerFrame::error(err.code(), err.api().message));
+        }
+    }
+
+    async fn open_session(
+        &mut self,
+        persona_id: Option<Uuid>,
+        session_id: Option<Uuid>,
+        last_seen: Option<Uuid>,
+    ) -> Result<(), ChatError> {
+        let session = match (session_id, persona_id) {
+            (Some(id), _) => service::readable(&self.state, &self.caller, id).await?,
+            (None, Some(persona)) => service::create_session(&self.state, &self.caller, persona).await?,
+            (None, None) => return Err(ChatError::Invalid("session.open needs session_id or persona_id".into())),
+        };
+        // Watch before reading history, so nothing written in between is missed (at worst seen twice).
+        if !self.open.contains_key(&session.id) {
+            self.state.chat.watch(session.id, self.id, self.outbox.clone());
+        }
+        let history =
+            store::messages_after(&self.state.db, session.org_id, session.id, last_seen, HISTORY_LIMIT).await?;
+        let ready = ServerFrame::SessionReady {
+            session: SessionView::from(&session),
+            history: history.into_iter().map(MessageView::from).collect(),
+        };
+        self.open.insert(session.id, session);
+        self.outbox.frame(&ready);
+        Ok(())
+    }
+
+    async fn send(&mut self, session_id: Uuid, content: &str, client_id: Option<String>) -> Result<(), ChatError> {
+        let session = self
+            .open
+            .get(&session_id)
+            .cloned()
+            .ok_or_else(|| ChatError::Invalid("open the session first (session.open)".into()))?;
+        let accepted = service::accept(&self.state, &self.caller, session, content, Some(self.id)).await?;
+        self.outbox.frame(&ServerFrame::MessageAccepted { client_id, message_id: accepted.turn.question.id });
+        let (state, outbox) = (self.state.clone(), self.outbox.clone());
+        tokio::spawn(async move {
+            let service::Accepted { turn, guard } = accepted;
+            if let Err(err) = turn::run(&state, &turn, &outbox, guard).await {
+                outbox.frame(&ServerFrame::error(err.code(), err.api().message));
+            }
+        });
+        Ok(())
+    }
+}
+
+fn reason(code: CloseCode, description: &str) -> CloseReason {
+    CloseReason { code, description: Some(description.to_owned()) }
+}
+
+/// Sends the outbox in order. A client that stops reading blocks the send; when the outbox then overflows, the
+/// connection is closed with 1008 instead of queueing more.
+async fn write(mut session: Session, mut rx: mpsc::Receiver<Outgoing>, overflow: CancellationToken) {
+    loop {
+        let frame = tokio::select! {
+            biased;
+            () = overflow.cancelled() => break,
+            frame = rx.recv() => match frame {
+                Some(frame) => frame,
+                None => return,
+            },
+        };
+        let sent = tokio::select! {
+            biased;
+            () = overflow.cancelled() => break,
+            sent = async {
+                if frame.event == PING { session.ping(b"").await } else { session.text(&*frame.json).await }
+            } => sent,
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+    tracing::info!("closing a chat WebSocket whose client does not read");
+    let close = session.close(Some(reason(CloseCode::Policy, "outbox full: the client is not reading")));
+    let _ = tokio::time::timeout(Duration::from_secs(30), close).await;
+}
+
+/// Per-connection token bucket for client frames.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: f64, burst: f64) -> Self {
+        Self { tokens: burst.max(1.0), rate: rate.max(0.0), burst: burst.max(1.0), at: Instant::now() }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_allows_a_burst_then_the_rate() {
+        let mut bucket = Bucket::new(0.0, 3.0);
+        assert!(bucket.take() && bucket.take() && bucket.take());
+        assert!(!bucket.take(), "burst spent, no refill at rate 0");
+    }
+}
