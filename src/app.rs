@@ -72,6 +72,7 @@ impl Application {
 
     fn start(state: web::Data<AppState>, registry: JobRegistry) -> anyhow::Result<Self> {
         let settings = state.settings.clone();
+        crate::chat::forward_document_events(&state.clone().into_inner());
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();

@@ -126,6 +126,8 @@ pub struct ChatHub {
     replica: Uuid,
     pubsub: Arc<dyn PubSub>,
     watchers: Mutex<HashMap<Uuid, Vec<Watcher>>>,
+    /// Connections by user, for events addressed to a person rather than a session (their uploads' progress).
+    users: Mutex<HashMap<Uuid, Vec<Watcher>>>,
     turns: Mutex<HashMap<Uuid, RunningTurn>>,
 }
 
@@ -134,8 +136,13 @@ impl ChatHub {
     /// Redis does not stop the start (`/readyz` reports it): the subscription is retried in the background, and
     /// until then this replica's connections only see the turns they ask for themselves.
     pub async fn start(pubsub: Arc<dyn PubSub>) -> Arc<Self> {
-        let hub =
-            Arc::new(Self { replica: Uuid::new_v4(), pubsub, watchers: Mutex::default(), turns: Mutex::default() });
+        let hub = Arc::new(Self {
+            replica: Uuid::new_v4(),
+            pubsub,
+            watchers: Mutex::default(),
+            users: Mutex::default(),
+            turns: Mutex::default(),
+        });
         let stream = match tokio::time::timeout(Duration::from_secs(5), hub.pubsub.subscribe(TOPIC)).await {
             Ok(Ok(stream)) => Some(stream),
             Ok(Err(err)) => {
@@ -166,6 +173,35 @@ impl ChatHub {
             if list.is_empty() {
                 watchers.remove(&session_id);
             }
+        }
+    }
+
+    /// Frames for `user_id` (see [`Self::deliver_to_user`]) reach `outbox` until [`Self::unwatch_user`].
+    pub fn watch_user(&self, user_id: Uuid, connection: Uuid, outbox: Outbox) {
+        if let Ok(mut users) = self.users.lock() {
+            users.entry(user_id).or_default().push(Watcher { connection, outbox });
+        }
+    }
+
+    pub fn unwatch_user(&self, user_id: Uuid, connection: Uuid) {
+        if let Ok(mut users) = self.users.lock()
+            && let Some(list) = users.get_mut(&user_id)
+        {
+            list.retain(|w| w.connection != connection);
+            if list.is_empty() {
+                users.remove(&user_id);
+            }
+        }
+    }
+
+    /// Hands a frame to this replica's connections of `user_id`. The events it carries already reach every
+    /// replica on their own topic, so there is no bus hop here.
+    pub fn deliver_to_user(&self, user_id: Uuid, frame: &ServerFrame) {
+        let Ok(users) = self.users.lock() else { return };
+        let Some(list) = users.get(&user_id) else { return };
+        let frame = Outgoing::new(frame);
+        for watcher in list {
+            watcher.outbox.push(frame.clone());
         }
     }
 

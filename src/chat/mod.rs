@@ -36,3 +36,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/sessions/{id}/messages").get(routes::list_messages).post(routes::send_message))
         .service(web::resource("/chat/ws").get(ws::connect));
 }
+
+/// Forwards the progress of every document to its uploader's WebSocket connections on this replica, for as
+/// long as the app lives; resubscribes after a lost subscription (Redis restarted).
+pub fn forward_document_events(state: &std::sync::Arc<crate::app::AppState>) {
+    use futures_util::StreamExt;
+    let state = std::sync::Arc::downgrade(state);
+    tokio::spawn(async move {
+        loop {
+            let events = match state.upgrade() {
+                Some(live) => crate::ingest::service::document_events(&live).await,
+                None => return,
+            };
+            match events {
+                Ok(mut events) => {
+                    while let Some(event) = events.next().await {
+                        let Some(live) = state.upgrade() else { return };
+                        live.chat.deliver_to_user(event.uploaded_by, &views::ServerFrame::DocumentProgress(event));
+                    }
+                }
+                Err(err) => tracing::warn!(error = ?err, "subscribing to document events; retrying"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
+    });
+}

@@ -139,6 +139,9 @@ pub enum ServerFrame {
     },
     #[serde(rename = "pong")]
     Pong,
+    /// Progress of a document the connection's user uploaded (the fields of the SSE `document` event).
+    #[serde(rename = "document.progress")]
+    DocumentProgress(crate::ingest::DocumentEvent),
 }
 
 impl ServerFrame {
@@ -153,6 +156,7 @@ impl ServerFrame {
             Self::Typing { .. } => "typing",
             Self::Error { .. } => "error",
             Self::Pong => "pong",
+            Self::DocumentProgress(_) => "document.progress",
         }
     }
 

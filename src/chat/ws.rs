@@ -85,6 +85,7 @@ impl Connection {
     async fn run(mut self, mut session: Session, mut stream: actix_ws::AggregatedMessageStream) {
         let settings = self.state.settings.chat.clone();
         let Some(rx) = self.rx.take() else { return };
+        self.state.chat.watch_user(self.caller.user_id, self.id, self.outbox.clone());
         let writer = actix_web::rt::spawn(write(session.clone(), rx, self.outbox.overflowed().clone()));
         let idle = Duration::from_secs(settings.ws_idle_timeout_secs.max(1));
         let every = Duration::from_secs(settings.ws_heartbeat_secs.max(1));
@@ -131,6 +132,7 @@ impl Connection {
         for session_id in self.open.keys() {
             self.state.chat.unwatch(*session_id, self.id);
         }
+        self.state.chat.unwatch_user(self.caller.user_id, self.id);
         self.state.chat.cancel_turns_of(self.id);
         if let Some(close) = close {
             let _ = tokio::time::timeout(Duration::from_secs(5), session.close(Some(close))).await;

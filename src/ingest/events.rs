@@ -1,5 +1,6 @@
 //! Document progress, pushed as it happens: published on the `document:<id>` topic (in process, or through
-//! Redis so every replica's subscribers see it) and streamed to the uploader as Server-Sent Events.
+//! Redis so every replica's subscribers see it) and streamed as Server-Sent Events; and on the one
+//! [`UPLOADS_TOPIC`] with the uploader's id, which the chat WebSocket forwards to the uploader's connections.
 
 use std::time::Duration;
 
@@ -26,6 +27,30 @@ pub struct DocumentEvent {
     pub chunk_count: i32,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// Routes the event to the uploader's WebSocket; not part of the event itself.
+    #[serde(skip)]
+    pub uploaded_by: Uuid,
+}
+
+/// One topic for every document's events with their uploader, so a replica subscribes once for all its
+/// WebSocket connections rather than once per connection or document.
+pub const UPLOADS_TOPIC: &str = "document-uploads";
+
+#[derive(Serialize, Deserialize)]
+struct UploadEnvelope {
+    uploaded_by: Uuid,
+    event: DocumentEvent,
+}
+
+/// Every document event from now on, with its uploader's id (from every replica when Redis is configured).
+pub async fn uploads(state: &AppState) -> anyhow::Result<futures_util::stream::BoxStream<'static, DocumentEvent>> {
+    let raw = state.pubsub.subscribe(UPLOADS_TOPIC).await?;
+    Ok(raw
+        .filter_map(|json| async move {
+            let envelope = serde_json::from_str::<UploadEnvelope>(&json).ok()?;
+            Some(DocumentEvent { uploaded_by: envelope.uploaded_by, ..envelope.event })
+        })
+        .boxed())
 }
 
 impl From<&document::Model> for DocumentEvent {
@@ -38,6 +63,7 @@ impl From<&document::Model> for DocumentEvent {
             chunk_count: doc.chunk_count,
             error_code: doc.error_code.clone(),
             error_message: doc.error_message.clone(),
+            uploaded_by: doc.uploaded_by,
         }
     }
 }
@@ -57,6 +83,11 @@ pub async fn publish(state: &AppState, event: DocumentEvent) {
     let Ok(json) = serde_json::to_string(&event) else { return };
     if let Err(err) = state.pubsub.publish(&topic(event.id), json).await {
         tracing::warn!(error = ?err, "could not publish a document event");
+    }
+    let envelope = UploadEnvelope { uploaded_by: event.uploaded_by, event };
+    let Ok(json) = serde_json::to_string(&envelope) else { return };
+    if let Err(err) = state.pubsub.publish(UPLOADS_TOPIC, json).await {
+        tracing::warn!(error = ?err, "could not publish a document event to its uploader");
     }
 }
 

@@ -21,6 +21,7 @@ use actix_web::web;
 use utoipa::OpenApi;
 
 pub use error::IngestError;
+pub use events::DocumentEvent;
 
 use crate::app::AppState;
 use crate::platform::jobs::JobRegistry;

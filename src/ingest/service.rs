@@ -66,3 +66,7 @@ pub async fn delete_collection(state: &AppState, row: collection::Model) -> Resu
     row.delete(&state.db).await?;
     Ok(())
 }
+
+/// Every document's progress events from now on, each with its uploader (`uploaded_by`): the chat WebSocket
+/// forwards them to the uploader's connections.
+pub use super::events::uploads as document_events;

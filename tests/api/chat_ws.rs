@@ -319,3 +319,41 @@ async fn two_replicas_share_session_events_through_redis() {
     assert_eq!(text_of(&frames), answer["message"]["content"].as_str().unwrap(), "B saw A's answer stream");
     assert_eq!(frames.last().unwrap()["message_id"], answer["message"]["id"]);
 }
+
+#[tokio::test]
+async fn the_uploader_sees_their_documents_progress_on_the_websocket_and_nobody_else_does() {
+    let app = spawn_app().await;
+    let teacher = app.register("Upload school").await;
+    let student = app.invite(&teacher, "student").await;
+    let mut uploader = connect(&app, &teacher.access_token).await;
+    let mut bystander = connect(&app, &student.access_token).await;
+    // A pong proves each connection is registered before anything is uploaded.
+    for ws in [&mut uploader, &mut bystander] {
+        send(ws, json!({ "type": "ping" })).await;
+        assert_eq!(next(ws).await["type"], "pong");
+    }
+
+    let collection = crate::ingest::create_collection(&app, &teacher, "C").await;
+    let response =
+        crate::ingest::upload(&app, &teacher, &collection, "notes.txt", b"Rivers carve valleys.".to_vec()).await;
+    assert_eq!(response.status(), 202);
+    let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    let mut seen = Vec::new();
+    loop {
+        let frame = next(&mut uploader).await;
+        assert_eq!(frame["type"], "document.progress", "{frame}");
+        assert_eq!(frame["id"], id.as_str());
+        assert!(frame.get("uploaded_by").is_none(), "routing stays internal: {frame}");
+        seen.push(frame["status"].as_str().unwrap().to_owned());
+        if frame["status"] == "ready" {
+            assert!(frame["chunk_count"].as_i64().unwrap() >= 1, "{frame}");
+            break;
+        }
+    }
+    assert!(seen.contains(&"processing".to_owned()), "{seen:?}");
+
+    // The other user's connection got nothing in between: its next frame is the answer to a ping.
+    send(&mut bystander, json!({ "type": "ping" })).await;
+    assert_eq!(next(&mut bystander).await["type"], "pong");
+}
