@@ -21,14 +21,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 NUMBERS = ["%.4f" % ((b - 127.5) / 127.5) for b in range(256)]
 
 
-def vector_json(text, dim):
+def vector_bytes(text, dim):
+    """`dim` pseudo-random bytes from SHA-512 of the text, one per dimension."""
     data = text.encode("utf-8", "replace")
     raw = b""
     block = 0
     while len(raw) < dim:
         raw += hashlib.sha512(block.to_bytes(2, "little") + data).digest()
         block += 1
-    return "[" + ",".join(NUMBERS[b] for b in raw[:dim]) + "]"
+    return raw[:dim]
+
+
+def vector_json(text, dim):
+    return "[" + ",".join(NUMBERS[b] for b in vector_bytes(text, dim)) + "]"
 
 
 # Byte value -> the same float as little-endian f32 bytes, for `encoding_format: "base64"`.
@@ -36,13 +41,7 @@ PACKED = [struct.pack("<f", float(n)) for n in NUMBERS]
 
 
 def vector_base64(text, dim):
-    data = text.encode("utf-8", "replace")
-    raw = b""
-    block = 0
-    while len(raw) < dim:
-        raw += hashlib.sha512(block.to_bytes(2, "little") + data).digest()
-        block += 1
-    return '"' + base64.b64encode(b"".join(PACKED[b] for b in raw[:dim])).decode() + '"'
+    return '"' + base64.b64encode(b"".join(PACKED[b] for b in vector_bytes(text, dim))).decode() + '"'
 
 
 class Handler(BaseHTTPRequestHandler):

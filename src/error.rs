@@ -142,3 +142,24 @@ pub fn message_for_status(status: StatusCode) -> String {
         s => s.canonical_reason().unwrap_or("error").to_lowercase(),
     }
 }
+
+/// `ResponseError` for a domain's error enum: it has an `api(&self) -> ApiError` that maps each variant to its
+/// status and stable code, and an `Unexpected` variant whose status is known without building (and logging)
+/// the internal error.
+macro_rules! domain_error_response {
+    ($error:ty) => {
+        impl actix_web::ResponseError for $error {
+            fn status_code(&self) -> actix_web::http::StatusCode {
+                match self {
+                    Self::Unexpected(_) => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    other => other.api().status,
+                }
+            }
+
+            fn error_response(&self) -> actix_web::HttpResponse {
+                self.api().error_response()
+            }
+        }
+    };
+}
+pub(crate) use domain_error_response;

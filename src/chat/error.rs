@@ -1,5 +1,4 @@
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 
 use crate::error::ApiError;
 use crate::platform::llm::chat::ChatErrorKind;
@@ -63,15 +62,4 @@ impl ChatError {
     }
 }
 
-impl ResponseError for ChatError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            other => other.api().status,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.api().error_response()
-    }
-}
+crate::error::domain_error_response!(ChatError);

@@ -1,5 +1,4 @@
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 
 use crate::error::ApiError;
 
@@ -39,15 +38,4 @@ impl IngestError {
     }
 }
 
-impl ResponseError for IngestError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            other => other.api().status,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.api().error_response()
-    }
-}
+crate::error::domain_error_response!(IngestError);

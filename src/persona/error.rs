@@ -1,5 +1,4 @@
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -51,15 +50,4 @@ impl PersonaError {
     }
 }
 
-impl ResponseError for PersonaError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            other => other.api().status,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.api().error_response()
-    }
-}
+crate::error::domain_error_response!(PersonaError);

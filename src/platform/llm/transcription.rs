@@ -15,6 +15,11 @@ use async_openai::error::OpenAIError;
 use async_openai::types::audio::{AudioInput, AudioResponseFormat, CreateTranscriptionRequest, TimestampGranularity};
 use serde::Deserialize;
 
+use super::{error_chain, snippet};
+
+/// Characters of an upstream message kept in our error.
+const SNIPPET_CHARS: usize = 300;
+
 /// A stretch of speech with its time span, relative to the start of the file that was transcribed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
@@ -135,16 +140,17 @@ impl OpenAiTranscriber {
     fn map_error(&self, err: OpenAIError) -> TranscribeError {
         match err {
             OpenAIError::ApiError(e) if e.api_error.r#type.as_deref() == Some("insufficient_quota") => {
-                TranscribeError::QuotaExceeded(snippet(&e.api_error.message))
+                TranscribeError::QuotaExceeded(snippet(&e.api_error.message, SNIPPET_CHARS))
             }
-            OpenAIError::ApiError(e) => {
-                TranscribeError::Upstream { status: e.status_code.as_u16(), message: snippet(&e.api_error.message) }
-            }
+            OpenAIError::ApiError(e) => TranscribeError::Upstream {
+                status: e.status_code.as_u16(),
+                message: snippet(&e.api_error.message, SNIPPET_CHARS),
+            },
             OpenAIError::Reqwest(e) if e.is_timeout() => TranscribeError::Timeout(self.timeout),
             OpenAIError::Reqwest(e) => TranscribeError::Transport(error_chain(&e)),
             OpenAIError::JSONDeserialize(_, body) => TranscribeError::BadResponse(format!(
                 "an error that is not an OpenAI error body (is the base URL right?): {}",
-                snippet(&body)
+                snippet(&body, SNIPPET_CHARS)
             )),
             OpenAIError::FileReadError(e) => TranscribeError::Local(e),
             other => TranscribeError::BadResponse(other.to_string()),
@@ -228,8 +234,9 @@ impl Seconds {
 /// Segments with text, in order. A server that ignored `verbose_json` and sent only `text` gets one segment
 /// spanning the file (its `duration` when given, else an empty span the caller widens to the file's length).
 pub(crate) fn parse_verbose_json(body: &[u8]) -> Result<Vec<Segment>, TranscribeError> {
-    let parsed: VerboseJson = serde_json::from_slice(body)
-        .map_err(|e| TranscribeError::BadResponse(format!("{e}: {}", snippet(&String::from_utf8_lossy(body)))))?;
+    let parsed: VerboseJson = serde_json::from_slice(body).map_err(|e| {
+        TranscribeError::BadResponse(format!("{e}: {}", snippet(&String::from_utf8_lossy(body), SNIPPET_CHARS)))
+    })?;
     let mut segments: Vec<Segment> = match parsed.segments {
         Some(raw) => raw
             .into_iter()
@@ -247,27 +254,6 @@ pub(crate) fn parse_verbose_json(body: &[u8]) -> Result<Vec<Segment>, Transcribe
     segments.retain(|s| !s.text.is_empty());
     segments.sort_by_key(|s| s.start_ms);
     Ok(segments)
-}
-
-fn snippet(text: &str) -> String {
-    const MAX: usize = 300;
-    let text = text.trim();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
-/// reqwest's top-level message is often just "error sending request"; the cause chain says why.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut msg = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        msg.push_str(": ");
-        msg.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    msg
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::upstream::error_chain;
 use super::{ChatError, ChatEvent, ChatStream, TokenUsage};
+use crate::platform::llm::error_chain;
 
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, OpenAIError>> + Send>>;
 

@@ -19,6 +19,8 @@ use async_openai::error::{ApiError, ApiErrorResponse, OpenAIError};
 use async_openai::middleware::HttpRequestFactory;
 use serde::Deserialize;
 
+use crate::platform::llm::error_chain;
+
 #[derive(Clone, Debug)]
 pub(super) struct Upstream {
     pub http: reqwest::Client,
@@ -91,16 +93,4 @@ async fn status_error(response: reqwest::Response) -> OpenAIError {
         Err(_) => body.chars().take(300).collect(),
     };
     OpenAIError::ApiError(ApiErrorResponse { status_code, api_error: ApiError { message, ..ApiError::default() } })
-}
-
-/// reqwest's own message is often only "error sending request"; the causes say why.
-pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }

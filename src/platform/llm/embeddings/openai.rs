@@ -13,6 +13,10 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde::{Deserialize, Serialize};
 
 use super::{EmbedError, Embedder, l2_normalize};
+use crate::platform::llm::{error_chain, snippet};
+
+/// Characters of an upstream body kept in our error.
+const SNIPPET_CHARS: usize = 500;
 
 /// Settings for [`OpenAiEmbedder`]. Build with [`OpenAiEmbedderConfig::new`] and adjust the public fields.
 #[derive(Clone)]
@@ -250,8 +254,8 @@ impl OpenAiEmbedder {
     /// compatible server returns unit vectors.
     fn parse(&self, text: &str, expected: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
         let bad = |msg: String| EmbedError::BadResponse(msg);
-        let response: EmbeddingResponse =
-            serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON ({e}): {}", snippet(text))))?;
+        let response: EmbeddingResponse = serde_json::from_str(text)
+            .map_err(|e| bad(format!("invalid JSON ({e}): {}", snippet(text, SNIPPET_CHARS))))?;
         if response.data.len() != expected {
             return Err(bad(format!("sent {expected} inputs, got {} embeddings", response.data.len())));
         }
@@ -302,28 +306,8 @@ fn error_message(body: &str) -> String {
     }
     match serde_json::from_str::<ErrorBody>(body) {
         Ok(ErrorBody { error: ErrorDetail::Object { message } | ErrorDetail::Text(message) }) => message,
-        Err(_) => snippet(body),
+        Err(_) => snippet(body, SNIPPET_CHARS),
     }
-}
-
-fn snippet(text: &str) -> String {
-    const MAX: usize = 500;
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
-/// reqwest's top-level message is often just "error sending request"; the cause chain says why.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut msg = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        msg.push_str(": ");
-        msg.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    msg
 }
 
 #[async_trait::async_trait]
