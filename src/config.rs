@@ -151,6 +151,9 @@ pub struct ChatSettings {
     /// Client frames per second allowed per connection, with bursts up to `ws_rate_burst`.
     pub ws_rate_per_sec: f64,
     pub ws_rate_burst: f64,
+    /// A running turn's hold on its session, renewed while it runs: how long a replica that died mid-turn keeps
+    /// the session blocked.
+    pub turn_lease_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

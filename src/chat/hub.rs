@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::views::ServerFrame;
+use crate::platform::leases::Leases;
 use crate::platform::pubsub::PubSub;
 
 const TOPIC: &str = "chat";
@@ -129,19 +130,25 @@ pub struct ChatHub {
     /// Connections by user, for events addressed to a person rather than a session (their uploads' progress).
     users: Mutex<HashMap<Uuid, Vec<Watcher>>>,
     turns: Mutex<HashMap<Uuid, RunningTurn>>,
+    /// One turn per session across replicas: the local `turns` map says which turn runs here (and routes its
+    /// cancel); the lease says that none runs anywhere else.
+    leases: Arc<dyn Leases>,
+    lease_ttl: Duration,
 }
 
 impl ChatHub {
     /// Subscribes this replica to the bus and starts handing its events to local connections. An unreachable
     /// Redis does not stop the start (`/readyz` reports it): the subscription is retried in the background, and
     /// until then this replica's connections only see the turns they ask for themselves.
-    pub async fn start(pubsub: Arc<dyn PubSub>) -> Arc<Self> {
+    pub async fn start(pubsub: Arc<dyn PubSub>, leases: Arc<dyn Leases>, lease_ttl: Duration) -> Arc<Self> {
         let hub = Arc::new(Self {
             replica: Uuid::new_v4(),
             pubsub,
             watchers: Mutex::default(),
             users: Mutex::default(),
             turns: Mutex::default(),
+            leases,
+            lease_ttl: lease_ttl.max(Duration::from_secs(1)),
         });
         let stream = match tokio::time::timeout(Duration::from_secs(5), hub.pubsub.subscribe(TOPIC)).await {
             Ok(Ok(stream)) => Some(stream),
@@ -218,15 +225,36 @@ impl ChatHub {
         self.send(&envelope).await;
     }
 
-    /// Claims the session for a new turn on this replica; `None` if one is already running here.
-    pub fn begin_turn(self: &Arc<Self>, session_id: Uuid, connection: Option<Uuid>) -> Option<TurnGuard> {
-        let mut turns = self.turns.lock().ok()?;
-        if turns.contains_key(&session_id) {
+    /// Claims the session for a new turn; `None` if one is already running, here or on another replica.
+    ///
+    /// If the lease store cannot be reached the claim goes ahead on this replica's word alone: a second answer
+    /// racing on another replica is a smaller harm than no answers while Redis is down (`/readyz` reports it).
+    pub async fn begin_turn(self: &Arc<Self>, session_id: Uuid, connection: Option<Uuid>) -> Option<TurnGuard> {
+        let cancel = CancellationToken::new();
+        {
+            let mut turns = self.turns.lock().ok()?;
+            if turns.contains_key(&session_id) {
+                return None;
+            }
+            turns.insert(session_id, RunningTurn { cancel: cancel.clone(), connection });
+        }
+        let holder = Uuid::new_v4();
+        let key = lease_key(session_id);
+        let leased = match self.leases.acquire(&key, holder, self.lease_ttl).await {
+            Ok(taken) => taken,
+            Err(err) => {
+                tracing::warn!(error = ?err, %session_id, "turn lease unavailable; claiming on this replica only");
+                true
+            }
+        };
+        let mut guard = TurnGuard { hub: Arc::clone(self), session_id, cancel, holder, released: false };
+        if !leased {
+            guard.released = true; // the lease is another's: only the local claim is ours to undo
+            guard.forget_locally();
             return None;
         }
-        let cancel = CancellationToken::new();
-        turns.insert(session_id, RunningTurn { cancel: cancel.clone(), connection });
-        Some(TurnGuard { hub: Arc::clone(self), session_id, cancel })
+        tokio::spawn(renew(Arc::downgrade(self), key, holder, guard.cancel.clone()));
+        Some(guard)
     }
 
     /// Cancels the session's running turn, wherever it runs.
@@ -294,17 +322,69 @@ fn event_name(name: Option<&str>) -> &'static str {
     name.and_then(|n| NAMES.into_iter().find(|known| *known == n)).unwrap_or("message")
 }
 
-/// The session's claim on a turn; dropping it frees the session for the next one.
+fn lease_key(session_id: Uuid) -> String {
+    format!("chat:turn:{session_id}")
+}
+
+/// Keeps a running turn's lease alive: renewed every third of its time to live until the turn ends (its token is
+/// cancelled when it is released or dropped).
+async fn renew(hub: Weak<ChatHub>, key: String, holder: Uuid, ended: CancellationToken) {
+    let Some(ttl) = hub.upgrade().map(|h| h.lease_ttl) else { return };
+    let every = ttl / 3;
+    loop {
+        tokio::select! {
+            () = ended.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let Some(hub) = hub.upgrade() else { return };
+        match hub.leases.renew(&key, holder, ttl).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(%key, "a running turn lost its lease (held too long without renewal)"),
+            Err(err) => tracing::warn!(error = ?err, %key, "renewing a turn lease"),
+        }
+    }
+}
+
+/// The session's claim on a turn. [`TurnGuard::release`] frees the session for the next turn; a guard dropped
+/// without it frees it too, the lease in the background.
 pub struct TurnGuard {
     hub: Arc<ChatHub>,
     session_id: Uuid,
     pub cancel: CancellationToken,
+    holder: Uuid,
+    released: bool,
+}
+
+impl TurnGuard {
+    /// Frees the session before the turn's last frame, so a client may ask again as soon as it sees it.
+    pub async fn release(mut self) {
+        self.released = true;
+        self.forget_locally();
+        if let Err(err) = self.hub.leases.release(&lease_key(self.session_id), self.holder).await {
+            tracing::warn!(error = ?err, session_id = %self.session_id, "releasing a turn lease; it will expire");
+        }
+    }
+
+    fn forget_locally(&self) {
+        // The turn's token also stops the lease's renewal; cancelling it after the turn has ended is harmless.
+        self.cancel.cancel();
+        if let Ok(mut turns) = self.hub.turns.lock() {
+            turns.remove(&self.session_id);
+        }
+    }
 }
 
 impl Drop for TurnGuard {
     fn drop(&mut self) {
-        if let Ok(mut turns) = self.hub.turns.lock() {
-            turns.remove(&self.session_id);
+        if self.released {
+            return;
+        }
+        self.forget_locally();
+        let (leases, key, holder) = (Arc::clone(&self.hub.leases), lease_key(self.session_id), self.holder);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = leases.release(&key, holder).await;
+            });
         }
     }
 }

@@ -81,7 +81,7 @@ pub async fn accept(
         return Err(ChatError::Invalid(format!("content must be 1 to {max} characters")));
     }
     let persona: Persona = crate::persona::service::find(state, session.org_id, session.persona_id).await?;
-    let guard = state.chat.begin_turn(session.id, origin).ok_or(ChatError::TurnInProgress)?;
+    let guard = state.chat.begin_turn(session.id, origin).await.ok_or(ChatError::TurnInProgress)?;
     let question: chat_message::Model = store::insert_message(
         &state.db,
         NewMessage {

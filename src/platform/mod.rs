@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod jobs;
+pub mod leases;
 pub mod llm;
 pub mod metrics;
 pub mod pubsub;
