@@ -19,6 +19,7 @@ use crate::config::{Settings, secret_opt};
 use crate::http;
 use crate::platform::db;
 use crate::platform::jobs::{JobQueue, JobRegistry, JobRunner};
+use crate::platform::leases::{Leases, MemoryLeases, RedisLeases};
 use crate::platform::llm::chat::{ChatProvider, OpenAiChat, OpenAiChatConfig};
 use crate::platform::llm::embeddings::{Embedder, LocalEmbedder, OpenAiEmbedder, OpenAiEmbedderConfig};
 use crate::platform::llm::transcription::{OpenAiTranscriber, OpenAiTranscriberConfig, Transcriber};
@@ -112,6 +113,9 @@ impl Application {
                 .wrap(from_fn(http::track_metrics))
         })
         .listen(listener)?
+        // A client that closes its side has hung up: stop serving it, which drops its handler and so cancels a
+        // chat answer nobody will read (actix otherwise keeps the request running to the end for a half-close).
+        .h1_allow_half_closed(false)
         // Our own signal handling (main.rs) stops the server and the job workers together.
         .disable_signals()
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -186,7 +190,12 @@ async fn open_state(settings: Settings) -> anyhow::Result<AppState> {
         Some(redis) => (Arc::new(RedisRateLimiter::new(redis.clone())), Arc::new(RedisPubSub::new(redis.clone()))),
         None => (Arc::new(MemoryRateLimiter::default()), Arc::new(MemoryPubSub::default())),
     };
-    let chat = crate::chat::ChatHub::start(pubsub.clone()).await;
+    let leases: Arc<dyn Leases> = match &redis {
+        Some(redis) => Arc::new(RedisLeases::new(redis.clone())),
+        None => Arc::new(MemoryLeases::default()),
+    };
+    let lease_ttl = Duration::from_secs(settings.chat.turn_lease_secs);
+    let chat = crate::chat::ChatHub::start(pubsub.clone(), leases, lease_ttl).await;
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     let jwt = Arc::new(JwtKeys::load(&settings).context("loading the JWT signing key")?);
     let embedder = open_embedder(&settings)?;

@@ -78,7 +78,7 @@ pub(super) async fn touch(db: &DatabaseConnection, key: &api_key::Model) {
 
 fn require_session(credential: Credential) -> Result<(), AuthError> {
     match credential {
-        Credential::Session => Ok(()),
+        Credential::Session { .. } => Ok(()),
         Credential::ApiKey { .. } => Err(AuthError::Forbidden("API keys cannot manage API keys".into())),
     }
 }

@@ -22,8 +22,8 @@ use crate::app::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credential {
-    /// An access token of a signed-in person.
-    Session,
+    /// An access token of a signed-in person, valid until `expires_at` (Unix seconds).
+    Session { expires_at: i64 },
     /// An API key; `write: false` keys may only use GET.
     ApiKey { id: Uuid, write: bool },
 }
@@ -36,6 +36,16 @@ pub struct AuthUser {
     pub org_id: Uuid,
     pub role: Role,
     pub credential: Credential,
+}
+
+impl AuthUser {
+    /// When the credential stops being accepted: an access token's expiry; API keys do not expire.
+    pub fn expires_at(&self) -> Option<i64> {
+        match self.credential {
+            Credential::Session { expires_at } => Some(expires_at),
+            Credential::ApiKey { .. } => None,
+        }
+    }
 }
 
 impl FromRequest for AuthUser {
@@ -64,7 +74,12 @@ pub async fn authenticate(state: &AppState, token: &str, method: &Method) -> Res
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::TokenExpired,
             _ => AuthError::InvalidToken,
         })?;
-        AuthUser { user_id: claims.sub, org_id: claims.org, role: claims.role, credential: Credential::Session }
+        AuthUser {
+            user_id: claims.sub,
+            org_id: claims.org,
+            role: claims.role,
+            credential: Credential::Session { expires_at: claims.exp },
+        }
     };
     enforce_api_limits(state, &user).await?;
     Ok(user)
@@ -94,7 +109,7 @@ async fn enforce_api_limits(state: &AppState, user: &AuthUser) -> Result<(), Aut
     let limits = &state.settings.ratelimit;
     let minute = Duration::from_secs(60);
     let caller = match user.credential {
-        Credential::Session => format!("api:user:{}", user.user_id),
+        Credential::Session { .. } => format!("api:user:{}", user.user_id),
         Credential::ApiKey { id, .. } => format!("api:key:{id}"),
     };
     for (key, limit) in

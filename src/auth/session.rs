@@ -267,7 +267,7 @@ pub async fn logout(
 pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, AuthError> {
     let org = org::Entity::find_by_id(caller.org_id).one(&state.db).await?.ok_or(AuthError::InvalidToken)?;
     let user = match caller.credential {
-        Credential::Session => Some(
+        Credential::Session { .. } => Some(
             user::Entity::find_by_id(caller.user_id)
                 .filter(user::Column::OrgId.eq(caller.org_id))
                 .one(&state.db)

@@ -87,7 +87,14 @@ pub async fn send_message(
         .is_some_and(|v| v.contains("text/event-stream"));
     if !wants_sse {
         let service::Accepted { turn, guard } = accepted;
-        let result = turn::run(&state, &turn, &Outbox::discard(), guard).await?;
+        // actix drops this handler when the client hangs up (the server does not keep half-closed connections,
+        // see app.rs). The turn runs in its own task so that it still stores what was written, as `cancelled`;
+        // the drop guard is what tells it to stop, and its upstream request with it.
+        let hung_up = guard.cancel.clone().drop_guard();
+        let state = state.into_inner();
+        let running = tokio::spawn(async move { turn::run(&state, &turn, &Outbox::discard(), guard).await });
+        let result = running.await.map_err(|e| anyhow::anyhow!("the chat turn task failed: {e}"))??;
+        hung_up.disarm();
         if let Some(kind) = result.failed {
             return Err(ChatError::Llm(kind));
         }

@@ -111,6 +111,9 @@ pub struct TurnView {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type")]
 pub enum ServerFrame {
+    /// The connection's credentials were replaced by an `auth` frame's; they now expire at `expires_at`.
+    #[serde(rename = "auth.ok")]
+    AuthOk { expires_at: i64 },
     #[serde(rename = "session.ready")]
     SessionReady { session: SessionView, history: Vec<MessageView> },
     #[serde(rename = "message.accepted")]
@@ -156,6 +159,7 @@ impl ServerFrame {
             Self::Typing { .. } => "typing",
             Self::Error { .. } => "error",
             Self::Pong => "pong",
+            Self::AuthOk { .. } => "auth.ok",
             Self::DocumentProgress(_) => "document.progress",
         }
     }
@@ -179,6 +183,9 @@ pub enum ClientFrame {
     MessageCancel { session_id: Uuid },
     #[serde(rename = "ping")]
     Ping,
+    /// A fresh access token of the same person, before the connection's one expires.
+    #[serde(rename = "auth")]
+    Auth { token: String },
 }
 
 #[cfg(test)]

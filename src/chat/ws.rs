@@ -1,7 +1,9 @@
 //! The chat WebSocket: one task reads the client's frames, one writes the connection's bounded outbox.
 //!
 //! Close codes: 1000 after the client's close, 1001 on the idle timeout, 1008 when the outbox overflows (the
-//! client stopped reading), 1009 for a frame over `chat.ws_max_frame_bytes`, 1002 for a broken frame.
+//! client stopped reading), 1009 for a frame over `chat.ws_max_frame_bytes`, 1002 for a broken frame, and 4401
+//! when the access token the connection runs on expires (a client keeps it open by sending `auth` with a fresh
+//! token before then; or it reconnects and resumes with `last_seen_message_id`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ use crate::auth::{AuthError, AuthUser};
 pub const PROTOCOL: &str = "bwenge";
 /// Messages sent on `session.open` without `last_seen_message_id`, and at most after it.
 const HISTORY_LIMIT: u64 = 200;
+/// The close code when the connection's access token expires (401, in the range for applications).
+const TOKEN_EXPIRED: u16 = 4401;
 /// Outbox marker for a heartbeat ping, sent by the writer as a WebSocket ping, never as text.
 const PING: &str = "__ping";
 
@@ -93,9 +97,11 @@ impl Connection {
         let mut heard = Instant::now();
         let mut bucket = Bucket::new(settings.ws_rate_per_sec, settings.ws_rate_burst);
         let overflow = self.outbox.overflowed().clone();
+        let mut expiry = Box::pin(tokio::time::sleep(until_expiry(&self.caller)));
         let close: Option<CloseReason> = loop {
             let message = tokio::select! {
                 () = overflow.cancelled() => break None, // the writer closes with 1008
+                () = &mut expiry => break Some(reason(CloseCode::Other(TOKEN_EXPIRED), "token expired")),
                 _ = heartbeat.tick() => {
                     if heard.elapsed() >= idle {
                         break Some(reason(CloseCode::Away, "idle timeout"));
@@ -125,7 +131,9 @@ impl Connection {
                         self.outbox.frame(&ServerFrame::error("rate_limited", "too many frames; slow down"));
                         continue;
                     }
-                    self.handle(&text).await;
+                    if self.handle(&text).await {
+                        expiry.as_mut().reset(tokio::time::Instant::now() + until_expiry(&self.caller));
+                    }
                 }
             }
         };
@@ -141,14 +149,18 @@ impl Connection {
         let _ = writer.await;
     }
 
-    async fn handle(&mut self, text: &str) {
+    /// Handles one client frame; true when it replaced the connection's credentials.
+    async fn handle(&mut self, text: &str) -> bool {
         let frame = match serde_json::from_str::<ClientFrame>(text) {
             Ok(frame) => frame,
             Err(err) => {
                 self.outbox.frame(&ServerFrame::error("invalid_frame", format!("not a client frame: {err}")));
-                return;
+                return false;
             }
         };
+        if let ClientFrame::Auth { token } = &frame {
+            return self.reauthenticate(token).await;
+        }
         let result = match frame {
             ClientFrame::SessionOpen { persona_id, session_id, last_seen_message_id } => {
                 self.open_session(persona_id, session_id, last_seen_message_id).await
@@ -178,10 +190,37 @@ impl Connection {
                 self.outbox.frame(&ServerFrame::Pong);
                 Ok(())
             }
+            ClientFrame::Auth { .. } => Ok(()), // handled above
         };
         if let Err(err) = result {
             self.outbox.frame(&ServerFrame::error(err.code(), err.api().message));
         }
+        false
+    }
+
+    /// Replaces the connection's credentials with a fresh access token of the same person in the same org (their
+    /// role may have changed since). A refused token leaves the current ones, and their expiry, as they were.
+    async fn reauthenticate(&mut self, token: &str) -> bool {
+        let refused = |code: &str, message: &str| ServerFrame::error(code, message);
+        let fresh = match crate::auth::authenticate(&self.state, token, &Method::GET).await {
+            Ok(fresh) => fresh,
+            Err(err) => {
+                let api = err.api();
+                self.outbox.frame(&refused(api.code, &api.message));
+                return false;
+            }
+        };
+        let Some(expires_at) = fresh.expires_at() else {
+            self.outbox.frame(&refused("invalid_request", "auth takes an access token, not an API key"));
+            return false;
+        };
+        if (fresh.user_id, fresh.org_id) != (self.caller.user_id, self.caller.org_id) {
+            self.outbox.frame(&refused("forbidden", "the token is another person's: open a new connection"));
+            return false;
+        }
+        self.caller = fresh;
+        self.outbox.frame(&ServerFrame::AuthOk { expires_at });
+        true
     }
 
     async fn open_session(
@@ -227,6 +266,15 @@ impl Connection {
         });
         Ok(())
     }
+}
+
+/// How long the connection's credentials have left (API keys: no end, in practice).
+fn until_expiry(caller: &AuthUser) -> Duration {
+    // Far enough for any connection, near enough for the timer wheel (about two years at most).
+    const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+    let Some(expires_at) = caller.expires_at() else { return NEVER };
+    let now = chrono::Utc::now().timestamp();
+    Duration::from_secs(u64::try_from(expires_at.saturating_sub(now)).unwrap_or(0))
 }
 
 fn reason(code: CloseCode, description: &str) -> CloseReason {

@@ -13,19 +13,19 @@ use crate::chat::{QUESTION, class, history, new_session, spawn_with_llm};
 use crate::fake_llm::{FakeLlm, Script};
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(app: &TestApp, token: &str) -> Ws {
+pub async fn connect(app: &TestApp, token: &str) -> Ws {
     let url = format!("{}/api/v1/chat/ws?token={token}", app.address.replace("http://", "ws://"));
     tokio_tungstenite::connect_async(url).await.expect("WebSocket upgrade").0
 }
 
-async fn send(ws: &mut Ws, frame: Value) {
+pub async fn send(ws: &mut Ws, frame: Value) {
     ws.send(Message::text(frame.to_string())).await.unwrap();
 }
 
 /// The next JSON frame (control frames skipped).
-async fn next(ws: &mut Ws) -> Value {
+pub async fn next(ws: &mut Ws) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame in time");
         match message.expect("connection open").expect("a frame") {
@@ -37,7 +37,7 @@ async fn next(ws: &mut Ws) -> Value {
 }
 
 /// Frames up to and including the first of type `until`.
-async fn until(ws: &mut Ws, until: &str) -> Vec<Value> {
+pub async fn until(ws: &mut Ws, until: &str) -> Vec<Value> {
     let mut frames = Vec::new();
     loop {
         let frame = next(ws).await;
@@ -49,11 +49,11 @@ async fn until(ws: &mut Ws, until: &str) -> Vec<Value> {
     }
 }
 
-fn text_of(frames: &[Value]) -> String {
+pub fn text_of(frames: &[Value]) -> String {
     frames.iter().filter(|f| f["type"] == "answer.delta").map(|f| f["text"].as_str().unwrap()).collect()
 }
 
-async fn open(ws: &mut Ws, session: &str, last_seen: Option<&Value>) -> Value {
+pub async fn open(ws: &mut Ws, session: &str, last_seen: Option<&Value>) -> Value {
     send(ws, json!({ "type": "session.open", "session_id": session, "last_seen_message_id": last_seen })).await;
     let ready = next(ws).await;
     assert_eq!(ready["type"], "session.ready", "{ready}");
@@ -194,7 +194,7 @@ async fn typing_reaches_the_other_connections_of_the_session_only() {
     assert_eq!(next(&mut intruder).await["code"], "not_found");
 }
 
-async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
+pub async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
     loop {
         match tokio::time::timeout(Duration::from_secs(20), ws.next()).await.expect("closed in time") {
             Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
@@ -268,33 +268,51 @@ async fn a_client_that_does_not_read_is_closed_with_1008() {
     println!("saw {deltas_seen} deltas before the close");
 }
 
-#[tokio::test]
-async fn two_replicas_share_session_events_through_redis() {
+/// The Redis URL when Postgres and Redis are both configured: what a two-replica check needs.
+pub fn replica_backends() -> Option<String> {
     let (Ok(_), Ok(redis)) = (std::env::var("TEST_DATABASE_URL"), std::env::var("TEST_REDIS_URL")) else {
-        eprintln!(
-            "TEST_DATABASE_URL and TEST_REDIS_URL not both set: the two-replica chat check needs Postgres and Redis"
-        );
-        return;
+        eprintln!("TEST_DATABASE_URL and TEST_REDIS_URL not both set: two-replica checks need Postgres and Redis");
+        return None;
     };
+    Some(redis)
+}
+
+/// Two app instances on one database and one Redis, as two replicas behind a load balancer (`edit` applies to
+/// both; B runs no job workers, so ingest stays on A, whose embedded vector engine then holds the chunks).
+pub async fn two_replicas(redis: &str, edit: impl Fn(&mut bwenge::config::Settings) + Clone) -> (TestApp, TestApp) {
     let secret = format!("replica-test-secret-{}", uuid::Uuid::new_v4().simple());
     let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let shared = {
+        let (secret, prefix, redis) = (secret.clone(), prefix.clone(), redis.to_owned());
+        move |s: &mut bwenge::config::Settings| {
+            s.auth.jwt_secret = secret.clone().into();
+            s.redis.url = redis.clone().into();
+            s.redis.prefix = prefix.clone();
+        }
+    };
     let a = spawn_app_with({
-        let (secret, prefix, redis) = (secret.clone(), prefix.clone(), redis.clone());
+        let (shared, edit) = (shared.clone(), edit.clone());
         move |s| {
-            s.auth.jwt_secret = secret.into();
-            s.redis.url = redis.into();
-            s.redis.prefix = prefix;
+            shared(s);
+            edit(s);
         }
     })
     .await;
     let database = a.settings.database.url.clone();
     let b = spawn_app_with(move |s| {
-        s.auth.jwt_secret = secret.into();
-        s.redis.url = redis.into();
-        s.redis.prefix = prefix;
+        shared(s);
+        edit(s);
         s.database.url = database;
+        s.jobs.workers = 0;
     })
     .await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn two_replicas_share_session_events_through_redis() {
+    let Some(redis) = replica_backends() else { return };
+    let (a, b) = two_replicas(&redis, |_| {}).await;
     // Vectors are per replica here (embedded engine): a persona without collections answers without search.
     let teacher = a.register("Replica school").await;
     let student = a.invite(&teacher, "student").await;

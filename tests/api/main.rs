@@ -3,6 +3,7 @@
 
 mod auth;
 mod chat;
+mod chat_turns;
 mod chat_ws;
 mod cli;
 mod errors;
