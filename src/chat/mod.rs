@@ -4,6 +4,7 @@
 pub mod cues;
 mod entities;
 mod error;
+mod followup;
 pub mod hub;
 mod prompt;
 mod routes;

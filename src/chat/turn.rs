@@ -11,9 +11,9 @@ use super::cues::{Cue, CueAt, CueParser, Piece, clip_for};
 use super::entities::{chat_message, chat_session};
 use super::error::ChatError;
 use super::hub::{Outbox, Outgoing, TurnGuard};
-use super::prompt;
 use super::store::{self, NewMessage};
 use super::views::{Citation, MessageView, ServerFrame};
+use super::{followup, prompt};
 use crate::app::AppState;
 use crate::ingest::search::SearchHit;
 use crate::persona::Persona;
@@ -70,7 +70,16 @@ pub async fn run(state: &AppState, turn: &Turn, outbox: &Outbox, guard: TurnGuar
     let mut em = Emitter { state, outbox, turn, answer_id: Uuid::now_v7(), cues: Vec::new() };
     em.cue(Cue::Think, 0).await;
     let settings = &state.settings.chat;
-    let sources = retrieve(state, &turn.persona, &turn.question.content).await?;
+    let mut sources = retrieve(state, &turn.persona, &turn.question.content).await?;
+    let mut rewrite_usage = None;
+    if matches!(sources, Retrieved::NotCovered)
+        && let Some(llm) = &state.llm
+        && let Some((question, used)) = followup::standalone_question(state, llm.as_ref(), turn, &cancel).await
+    {
+        tracing::debug!(session_id = %turn.session.id, %question, "searching a follow-up as a standalone question");
+        rewrite_usage = used;
+        sources = retrieve(state, &turn.persona, &question).await?;
+    }
     let (answered_by, sources, mut stream): (&str, Vec<SearchHit>, ChatStream) = match (sources, &state.llm) {
         (Retrieved::NoMaterial, _) => ("not_covered", Vec::new(), canned(vec![prompt::NO_MATERIAL.to_owned()])),
         (Retrieved::NotCovered, _) => ("not_covered", Vec::new(), canned(vec![prompt::NOT_COVERED.to_owned()])),
@@ -131,6 +140,7 @@ pub async fn run(state: &AppState, turn: &Turn, outbox: &Outbox, guard: TurnGuar
         emit_pieces(&mut em, pieces, &mut text).await;
     }
     drop(stream); // closes the upstream request now if it is still open
+    let usage = followup::add_usage(rewrite_usage, usage);
     let rest = parser.finish();
     emit_pieces(&mut em, rest, &mut text).await;
 
@@ -164,7 +174,7 @@ pub async fn run(state: &AppState, turn: &Turn, outbox: &Outbox, guard: TurnGuar
         },
     )
     .await?;
-    drop(guard);
+    guard.release().await;
     match failed {
         Some(kind) => {
             em.emit(ServerFrame::Error {

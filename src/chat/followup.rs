@@ -1,0 +1,83 @@
+//! Follow-up questions. "Can you say that more simply?" names nothing a search can find: what it is about is in
+//! the conversation. When a question alone finds nothing relevant and a model is configured, the model rewrites
+//! it as a standalone question from the recent turns, and that is searched instead. Only then: a question that
+//! finds its material by itself costs no extra model call, and one about something the material does not cover
+//! still finds nothing after the rewrite.
+//!
+//! Without a model there is no rewrite: the extractive tutor cannot tell whether material found through an
+//! earlier question answers this one, so it says "not covered" rather than quote the wrong thing.
+
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::prompt;
+use super::store;
+use super::turn::Turn;
+use crate::app::AppState;
+use crate::platform::llm::chat::{ChatEvent, ChatMessage, ChatProvider, ChatRequest, ChatRole, TokenUsage};
+
+/// Earlier messages the rewrite reads, and at most this many tokens of them.
+const HISTORY_ROWS: u64 = 6;
+const HISTORY_TOKENS: usize = 600;
+/// A rewritten question longer than this is not a question any more (the model answered instead): not used.
+const MAX_CHARS: usize = 500;
+
+const INSTRUCTIONS: &str = "You turn a student's latest message into a standalone question for searching \
+    course material. Use the conversation to replace words like \"it\", \"that\" or \"again\" with what they refer \
+    to. Keep the student's language. Reply with the question only: no answer, no explanation, no quotes.";
+
+/// The student's question rewritten to stand alone, with the tokens the rewrite used; `None` when there is no
+/// earlier conversation, or the model fails, is cancelled, or answers with something unusable.
+pub async fn standalone_question(
+    state: &AppState,
+    llm: &dyn ChatProvider,
+    turn: &Turn,
+    cancel: &CancellationToken,
+) -> Option<(String, Option<TokenUsage>)> {
+    let earlier = store::recent_before(&state.db, turn.session.org_id, turn.session.id, turn.question.id, HISTORY_ROWS)
+        .await
+        .inspect_err(|err| tracing::warn!(error = ?err, "reading history for a follow-up"))
+        .ok()?;
+    let history = prompt::history(&earlier, HISTORY_TOKENS);
+    // A greeting alone is no conversation to resolve the question against.
+    if !history.iter().any(|m| m.role == ChatRole::User) {
+        return None;
+    }
+    let mut messages = vec![ChatMessage::system(INSTRUCTIONS)];
+    messages.extend(history);
+    messages.push(ChatMessage::user(format!("Latest message: {}", turn.question.content)));
+    let request =
+        ChatRequest { messages, model: turn.persona.model.clone(), temperature: Some(0.0), max_tokens: Some(100) };
+    let mut stream = llm.stream(request);
+    let (mut text, mut usage) = (String::new(), None);
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return None,
+            event = stream.next() => event,
+        };
+        match event {
+            Some(Ok(ChatEvent::Delta(delta))) => text.push_str(&delta),
+            Some(Ok(ChatEvent::Usage(u))) => usage = Some(u),
+            Some(Ok(ChatEvent::Done { .. })) | None => break,
+            Some(Err(err)) => {
+                tracing::warn!(error = %err, "rewriting a follow-up question; searching it as asked");
+                return None;
+            }
+        }
+    }
+    let question = text.trim().trim_matches(['"', '\'', '“', '”']).trim();
+    (!question.is_empty() && question.chars().count() <= MAX_CHARS).then(|| (question.to_owned(), usage))
+}
+
+/// Both calls' tokens, when either was counted.
+pub fn add_usage(a: Option<TokenUsage>, b: Option<TokenUsage>) -> Option<TokenUsage> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(TokenUsage {
+            prompt_tokens: a.prompt_tokens + b.prompt_tokens,
+            completion_tokens: a.completion_tokens + b.completion_tokens,
+            total_tokens: a.total_tokens + b.total_tokens,
+        }),
+        (a, b) => a.or(b),
+    }
+}
