@@ -1,7 +1,7 @@
 //! The words of a turn: the prompt (persona, numbered sources, history), the citations an answer made, the
 //! extractive tutor's answer and the "not covered" answer.
 
-use super::entities::chat_message;
+use super::store::HistoryRow;
 use super::views::Citation;
 use crate::ingest::search::SearchHit;
 use crate::persona::{Persona, TeachingMode};
@@ -63,7 +63,7 @@ pub fn estimate_tokens(text: &str) -> usize {
 
 /// The earlier exchange that fits in `budget` tokens, oldest first. `newest_first` are the candidates; failed
 /// answers and empty cancelled ones are left out (the model would only repeat their breakage).
-pub fn history(newest_first: &[chat_message::Model], budget: usize) -> Vec<ChatMessage> {
+pub fn history(newest_first: &[HistoryRow], budget: usize) -> Vec<ChatMessage> {
     let mut used = 0;
     let mut kept = Vec::new();
     for m in newest_first {
@@ -169,20 +169,10 @@ mod tests {
 
     #[test]
     fn history_keeps_the_newest_that_fit_in_order() {
-        let row = |role: &str, content: &str, status: &str| chat_message::Model {
-            id: uuid::Uuid::now_v7(),
-            org_id: uuid::Uuid::nil(),
-            session_id: uuid::Uuid::nil(),
+        let row = |role: &str, content: &str, status: &str| HistoryRow {
             role: role.into(),
             content: content.into(),
             status: status.into(),
-            answered_by: "model".into(),
-            citations: None,
-            cues: None,
-            usage: None,
-            latency_ms: None,
-            error_code: None,
-            created_at: chrono::Utc::now(),
         };
         let newest_first = [
             row("assistant", "broken", "failed"),

@@ -71,11 +71,13 @@ pub struct NewMessage {
     pub error_code: Option<String>,
 }
 
-/// Writes the message and marks the session active.
+/// Writes the message; an answer also marks the session active (the question before it is moments older, and
+/// every question gets an answer row, even a failed or cancelled one: one write per turn saved).
 pub async fn insert_message(
     db: &impl ConnectionTrait,
     message: NewMessage,
 ) -> Result<chat_message::Model, sea_orm::DbErr> {
+    let touch = message.role == "assistant";
     let now = Utc::now();
     let row = chat_message::ActiveModel {
         id: Set(message.id),
@@ -94,6 +96,9 @@ pub async fn insert_message(
     }
     .insert(db)
     .await?;
+    if !touch {
+        return Ok(row);
+    }
     chat_session::Entity::update_many()
         .col_expr(chat_session::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
         .filter(chat_session::Column::Id.eq(message.session_id))
@@ -147,6 +152,15 @@ pub async fn messages_after(
     }
 }
 
+/// What a prompt's history needs of a message: not its citations, cues or usage, which cost more to read than
+/// the rest of the turn's queries together.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct HistoryRow {
+    pub role: String,
+    pub content: String,
+    pub status: String,
+}
+
 /// The newest messages before `before`, newest first: the candidates for a prompt's history.
 pub async fn recent_before(
     db: &impl ConnectionTrait,
@@ -154,13 +168,16 @@ pub async fn recent_before(
     session_id: Uuid,
     before: Uuid,
     limit: u64,
-) -> Result<Vec<chat_message::Model>, sea_orm::DbErr> {
+) -> Result<Vec<HistoryRow>, sea_orm::DbErr> {
     chat_message::Entity::find()
+        .select_only()
+        .columns([chat_message::Column::Role, chat_message::Column::Content, chat_message::Column::Status])
         .filter(chat_message::Column::OrgId.eq(org_id))
         .filter(chat_message::Column::SessionId.eq(session_id))
         .filter(chat_message::Column::Id.lt(before))
         .order_by_desc(chat_message::Column::Id)
         .limit(limit)
+        .into_model::<HistoryRow>()
         .all(db)
         .await
 }
