@@ -201,21 +201,20 @@ impl Connection {
     /// Replaces the connection's credentials with a fresh access token of the same person in the same org (their
     /// role may have changed since). A refused token leaves the current ones, and their expiry, as they were.
     async fn reauthenticate(&mut self, token: &str) -> bool {
-        let refused = |code: &str, message: &str| ServerFrame::error(code, message);
         let fresh = match crate::auth::authenticate(&self.state, token, &Method::GET).await {
             Ok(fresh) => fresh,
             Err(err) => {
                 let api = err.api();
-                self.outbox.frame(&refused(api.code, &api.message));
+                self.outbox.frame(&ServerFrame::error(api.code, api.message));
                 return false;
             }
         };
         let Some(expires_at) = fresh.expires_at() else {
-            self.outbox.frame(&refused("invalid_request", "auth takes an access token, not an API key"));
+            self.outbox.frame(&ServerFrame::error("invalid_request", "auth takes an access token, not an API key"));
             return false;
         };
         if (fresh.user_id, fresh.org_id) != (self.caller.user_id, self.caller.org_id) {
-            self.outbox.frame(&refused("forbidden", "the token is another person's: open a new connection"));
+            self.outbox.frame(&ServerFrame::error("forbidden", "the token is another person's: open a new connection"));
             return false;
         }
         self.caller = fresh;
