@@ -4,7 +4,6 @@
 //! Every URL that may carry a password is a [`SecretString`]: `Debug` prints `[REDACTED]`, so a settings dump
 //! in a log never leaks one.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -31,8 +30,6 @@ pub struct Settings {
     pub chat: ChatSettings,
     pub embeddings: EmbeddingSettings,
     pub transcription: TranscriptionSettings,
-    pub stripe: StripeSettings,
-    pub plans: BTreeMap<String, PlanQuota>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,21 +184,6 @@ pub struct TranscriptionSettings {
     pub ffprobe: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct StripeSettings {
-    pub secret_key: SecretString,
-    pub webhook_secret: SecretString,
-}
-
-/// Limits of one plan; `-1` means unlimited.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-pub struct PlanQuota {
-    pub messages_per_month: i64,
-    pub storage_bytes: i64,
-    pub personas: i64,
-    pub seats: i64,
-}
-
 /// What the command line may override; `None` keeps the layered value.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -301,8 +283,6 @@ mod tests {
         assert!(settings.database_url().starts_with("sqlite:///tmp/x/bwenge.db"));
         assert!(settings.redis_url().is_none());
         assert!(settings.vectors_url().is_none());
-        assert_eq!(settings.plans["free"].personas, 2);
-        assert_eq!(settings.plans["enterprise"].seats, -1);
     }
 
     #[test]

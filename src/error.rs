@@ -143,10 +143,11 @@ pub fn message_for_status(status: StatusCode) -> String {
     }
 }
 
-/// `ResponseError` for a domain's error enum: it has an `api(&self) -> ApiError` that maps each variant to its
-/// status and stable code, and an `Unexpected` variant whose status is known without building (and logging)
-/// the internal error.
-macro_rules! domain_error_response {
+/// The shared part of a domain's error enum: it has an `api(&self) -> ApiError` that maps each variant to its
+/// status and stable code, and an `Unexpected(anyhow::Error)` variant. This gives it `ResponseError` (whose status
+/// is known without building, and so logging, the internal error) and `From<DbErr>` (a database failure is
+/// unexpected, with the context said once here).
+macro_rules! domain_error {
     ($error:ty) => {
         impl actix_web::ResponseError for $error {
             fn status_code(&self) -> actix_web::http::StatusCode {
@@ -160,6 +161,12 @@ macro_rules! domain_error_response {
                 self.api().error_response()
             }
         }
+
+        impl From<sea_orm::DbErr> for $error {
+            fn from(err: sea_orm::DbErr) -> Self {
+                Self::Unexpected(anyhow::Error::new(err).context("database"))
+            }
+        }
     };
 }
-pub(crate) use domain_error_response;
+pub(crate) use domain_error;

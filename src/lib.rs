@@ -1,10 +1,14 @@
 //! Bwenge: a self-hosted, multi-tenant AI-tutor platform, as one modular-monolith binary.
 //!
-//! `platform` holds infrastructure with no domain knowledge; each domain module owns its routes, OpenAPI and
-//! errors; `app` wires them behind one router.
+//! `platform` holds infrastructure with no domain knowledge (its [`platform::Backends`] is all a domain gets from
+//! outside); each domain (`auth`, `ingest`, `persona`, `chat`, and the seams `avatar` and `billing`) has the same
+//! skeleton and owns its routes, OpenAPI, state and errors; `app` builds the domains from one list and mounts
+//! them behind one router.
 
 pub mod app;
 pub mod auth;
+pub mod avatar;
+pub mod billing;
 pub mod chat;
 pub mod config;
 pub mod error;
@@ -16,4 +20,4 @@ pub mod pagination;
 pub mod persona;
 pub mod platform;
 
-pub use app::{AppState, Application};
+pub use app::Application;

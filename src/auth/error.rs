@@ -42,12 +42,6 @@ pub enum AuthError {
     Unexpected(#[from] anyhow::Error),
 }
 
-impl From<sea_orm::DbErr> for AuthError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        Self::Unexpected(anyhow::Error::new(err).context("database"))
-    }
-}
-
 impl AuthError {
     pub fn api(&self) -> ApiError {
         let (status, code) = match self {
@@ -77,4 +71,4 @@ impl AuthError {
     }
 }
 
-crate::error::domain_error_response!(AuthError);
+crate::error::domain_error!(AuthError);

@@ -1,12 +1,92 @@
-//! What the auth routes send and the small input checks they share.
+//! What the auth routes take and send, with the limits the server enforces written into their schemas.
 
-use serde::Serialize;
-use utoipa::ToSchema;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::Role;
-use super::entities::{org, user};
-use super::error::AuthError;
+use super::entities::{api_key, audit, org, user};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Teacher,
+    Student,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Teacher => "teacher",
+            Self::Student => "student",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "admin" => Some(Self::Admin),
+            "teacher" => Some(Self::Teacher),
+            "student" => Some(Self::Student),
+            _ => None,
+        }
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Self::Student => 0,
+            Self::Teacher => 1,
+            Self::Admin => 2,
+        }
+    }
+
+    pub fn at_least(self, min: Role) -> bool {
+        self.rank() >= min.rank()
+    }
+}
+
+/// Longest name (of a person, an organisation, an API key), in characters after trimming.
+pub const NAME_MAX: usize = 200;
+/// RFC 5321's limit on a whole address.
+pub const EMAIL_MAX: usize = 320;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"org_name": "Kigali Hill School", "email": "amina@hill.example.org",
+    "password": "correct horse battery staple", "name": "Amina Uwase"}))]
+pub struct RegisterRequest {
+    #[schema(min_length = 1, max_length = 200)]
+    pub org_name: String,
+    #[schema(format = Email, max_length = 320)]
+    pub email: String,
+    /// At least 10 characters and hard to guess (a zxcvbn score of 3 or more).
+    #[schema(min_length = 10, max_length = 256)]
+    pub password: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"email": "amina@hill.example.org", "password": "correct horse battery staple"}))]
+pub struct LoginRequest {
+    #[schema(format = Email, max_length = 320)]
+    pub email: String,
+    #[schema(max_length = 256)]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    #[schema(min_length = 1, max_length = 200)]
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct LogoutRequest {
+    /// Ends this token's family (one device). Without it, every session of the caller ends.
+    #[schema(max_length = 200)]
+    pub refresh_token: Option<String>,
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
@@ -28,8 +108,8 @@ pub struct UserView {
     pub name: String,
     pub role: String,
     pub active: bool,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub last_login_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
 }
 
 impl From<user::Model> for UserView {
@@ -52,7 +132,7 @@ pub struct OrgView {
     pub id: Uuid,
     pub name: String,
     pub plan: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub created_at: DateTime<Utc>,
 }
 
 impl From<org::Model> for OrgView {
@@ -69,29 +149,143 @@ pub struct Me {
     pub role: Role,
 }
 
-/// Trimmed, non-empty, at most `max` characters.
-pub fn require_text(field: &str, value: &str, max: usize) -> Result<String, AuthError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(AuthError::Invalid(format!("{field} must not be empty")));
-    }
-    if value.chars().count() > max {
-        return Err(AuthError::Invalid(format!("{field} must be at most {max} characters")));
-    }
-    Ok(value.to_owned())
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserFilter {
+    /// Matches name or email, case-insensitively.
+    pub q: Option<String>,
+    pub role: Option<Role>,
 }
 
-/// Lower-cased and trimmed; one `@` with text on both sides and a dot in the domain. Deliverability is the
-/// invitation's job, not this check's.
-pub fn normalize_email(value: &str) -> Result<String, AuthError> {
-    let email = value.trim().to_lowercase();
-    let valid = email.len() <= 320
-        && !email.chars().any(char::is_whitespace)
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && email.matches('@').count() == 1;
-    if valid { Ok(email) } else { Err(AuthError::Invalid("email is not a valid address".into())) }
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"role": "teacher"}))]
+pub struct UpdateUser {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    /// `false` deactivates: sign-in and refresh stop at once; access tokens already issued lapse within 15 min.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"email": "jean@hill.example.org", "role": "student"}))]
+pub struct CreateInvitation {
+    #[schema(format = Email, max_length = 320)]
+    pub email: String,
+    /// `teacher` or `student` (admins); `student` (teachers).
+    pub role: Role,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationCreated {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    /// Shown once: send it to the invitee, who accepts at `POST /invitations/{token}/accept`.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Jean Mugisha", "password": "purple elephant under seven bridges"}))]
+pub struct AcceptInvitation {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(min_length = 10, max_length = 256)]
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// GET requests only.
+    Read,
+    /// Reads and writes, with the `teacher` role: content, never people, keys or billing.
+    Write,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "gradebook sync", "scope": "read"}))]
+pub struct CreateApiKey {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    pub scope: Scope,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    pub name: String,
+    pub scope: String,
+    /// The first characters of the key, to recognise it in a list.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<api_key::Model> for ApiKeyView {
+    fn from(k: api_key::Model) -> Self {
+        Self {
+            id: k.id,
+            name: k.name,
+            scope: k.scope,
+            prefix: k.prefix,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    /// Shown once. Send as `Authorization: Bearer <key>`.
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub actor_id: Option<Uuid>,
+    /// e.g. `login.succeeded`, `login.failed`, `token.reuse_detected`, `user.role_changed`, `api_key.created`.
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<audit::Model> for AuditEntry {
+    fn from(row: audit::Model) -> Self {
+        Self {
+            id: row.id,
+            actor_id: row.actor_id,
+            action: row.action,
+            target_type: row.target_type,
+            target_id: row.target_id,
+            ip: row.ip,
+            details: row.details,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilter {
+    /// Only entries with this action.
+    pub action: Option<String>,
 }
 
 #[cfg(test)]
@@ -99,10 +293,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn emails_are_normalised_and_checked() {
-        assert_eq!(normalize_email("  Amina@School.RW ").unwrap(), "amina@school.rw");
-        for bad in ["", "no-at", "@school.rw", "a@b", "a@@b.rw", "a b@c.rw", "a@.rw"] {
-            assert!(normalize_email(bad).is_err(), "{bad}");
+    fn roles_are_ordered_admin_over_teacher_over_student() {
+        assert!(Role::Admin.at_least(Role::Teacher));
+        assert!(Role::Teacher.at_least(Role::Teacher));
+        assert!(!Role::Student.at_least(Role::Teacher));
+        assert!(!Role::Teacher.at_least(Role::Admin));
+        for role in [Role::Admin, Role::Teacher, Role::Student] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
         }
     }
 }

@@ -7,7 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -37,13 +36,6 @@ impl Cue {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == name)
     }
-}
-
-/// The clip an avatar plays for `cue`. The seam for the avatar issue: it will look the cue up in the avatar's
-/// mapping (`PUT /avatars/{id}/mapping`). Until avatars exist every cue goes out with `clip: null`, and the client
-/// falls back to its own animation for the cue name.
-pub fn clip_for(_avatar_id: Option<Uuid>, _cue: Cue) -> Option<String> {
-    None
 }
 
 /// A cue at a character offset of the visible answer text.
@@ -240,6 +232,5 @@ mod tests {
             assert_eq!(Cue::parse(cue.as_str()), Some(cue));
             assert_eq!(serde_json::to_value(cue).unwrap(), cue.as_str());
         }
-        assert_eq!(clip_for(Some(Uuid::new_v4()), Cue::Greet), None, "no avatars yet");
     }
 }

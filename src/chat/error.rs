@@ -17,13 +17,9 @@ pub enum ChatError {
     #[error("{}", .0.public_message())]
     Llm(ChatErrorKind),
     #[error(transparent)]
+    Quota(#[from] crate::billing::BillingError),
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
-}
-
-impl From<sea_orm::DbErr> for ChatError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        Self::Unexpected(anyhow::Error::new(err).context("database"))
-    }
 }
 
 impl From<crate::persona::PersonaError> for ChatError {
@@ -44,6 +40,7 @@ impl ChatError {
             Self::Invalid(_) => "invalid_request",
             Self::TurnInProgress => "turn_in_progress",
             Self::Llm(kind) => kind.code(),
+            Self::Quota(err) => err.api().code,
             Self::Unexpected(_) => "internal",
         }
     }
@@ -56,10 +53,11 @@ impl ChatError {
             Self::TurnInProgress => StatusCode::CONFLICT,
             Self::Llm(ChatErrorKind::Timeout) => StatusCode::GATEWAY_TIMEOUT,
             Self::Llm(_) => StatusCode::BAD_GATEWAY,
+            Self::Quota(err) => return err.api(),
             Self::Unexpected(cause) => return ApiError::internal(cause),
         };
         ApiError::new(status, self.code(), self.to_string())
     }
 }
 
-crate::error::domain_error_response!(ChatError);
+crate::error::domain_error!(ChatError);

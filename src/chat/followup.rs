@@ -10,10 +10,9 @@
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::prompt;
-use super::store;
+use super::service::ChatService;
 use super::turn::Turn;
-use crate::app::AppState;
+use super::{prompt, store};
 use crate::platform::llm::chat::{ChatEvent, ChatMessage, ChatProvider, ChatRequest, ChatRole, TokenUsage};
 
 /// Earlier messages the rewrite reads, and at most this many tokens of them.
@@ -29,15 +28,16 @@ const INSTRUCTIONS: &str = "You turn a student's latest message into a standalon
 /// The student's question rewritten to stand alone, with the tokens the rewrite used; `None` when there is no
 /// earlier conversation, or the model fails, is cancelled, or answers with something unusable.
 pub async fn standalone_question(
-    state: &AppState,
+    chat: &ChatService,
     llm: &dyn ChatProvider,
     turn: &Turn,
     cancel: &CancellationToken,
 ) -> Option<(String, Option<TokenUsage>)> {
-    let earlier = store::recent_before(&state.db, turn.session.org_id, turn.session.id, turn.question.id, HISTORY_ROWS)
-        .await
-        .inspect_err(|err| tracing::warn!(error = ?err, "reading history for a follow-up"))
-        .ok()?;
+    let earlier =
+        store::recent_before(&chat.backends.db, turn.session.org_id, turn.session.id, turn.question.id, HISTORY_ROWS)
+            .await
+            .inspect_err(|err| tracing::warn!(error = ?err, "reading history for a follow-up"))
+            .ok()?;
     let history = prompt::history(&earlier, HISTORY_TOKENS);
     // A greeting alone is no conversation to resolve the question against.
     if !history.iter().any(|m| m.role == ChatRole::User) {

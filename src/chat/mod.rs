@@ -1,64 +1,79 @@
-//! Chat: a student's sessions with a persona, RAG answers with citations and avatar cues, over HTTP (JSON or
-//! SSE) and a WebSocket. Live events cross replicas through [`hub`] on the platform's pub/sub.
+//! Chat: a student's sessions with a persona, RAG answers with citations and avatar cues, over HTTP (JSON or SSE)
+//! and a WebSocket. Live events cross replicas through [`hub`] on the platform's pub/sub.
 
-pub mod cues;
+mod cues;
 mod entities;
 mod error;
 mod followup;
-pub mod hub;
+mod hub;
 mod prompt;
 mod routes;
-mod service;
+pub mod service;
+mod socket;
 mod store;
 mod turn;
-mod views;
-mod ws;
+pub mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
+use futures_util::StreamExt;
 use utoipa::OpenApi;
 
 pub use error::ChatError;
-pub use hub::ChatHub;
+pub use service::{ChatService, Neighbours};
+
+use self::hub::ChatHub;
+use self::views::ServerFrame;
+use crate::platform::Backends;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(routes::create_session, routes::list_sessions, routes::list_messages, routes::send_message, ws::connect),
-    components(schemas(
-        cues::Cue, cues::CueAt, views::SessionView, views::MessageView, views::Citation, views::SendMessage,
-        views::TurnView, crate::platform::llm::chat::TokenUsage
-    )),
+    paths(
+        routes::sessions::create_session, routes::sessions::list_sessions, routes::sessions::list_messages,
+        routes::messages::send_message, routes::ws::connect,
+    ),
+    components(schemas(views::ClientFrame, views::ServerFrame)),
     tags((name = "chat", description = "Sessions with a tutor; answers as JSON, SSE or over the WebSocket"))
 )]
 pub struct ChatApi;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/personas/{id}/sessions").post(routes::create_session))
-        .service(web::resource("/sessions").get(routes::list_sessions))
-        .service(web::resource("/sessions/{id}/messages").get(routes::list_messages).post(routes::send_message))
-        .service(web::resource("/chat/ws").get(ws::connect));
+/// Starts this replica's hub (its subscription to the other replicas' chat events) and the forwarding of document
+/// progress to uploaders' sockets.
+pub async fn init(backends: &Backends, neighbours: Neighbours) -> ChatService {
+    let lease_ttl = Duration::from_secs(backends.config.chat.turn_lease_secs);
+    let hub = ChatHub::start(backends.pubsub.clone(), backends.leases.clone(), lease_ttl).await;
+    let chat = ChatService::new(backends, hub, neighbours);
+    forward_document_events(&chat);
+    chat
 }
 
-/// Forwards the progress of every document to its uploader's WebSocket connections on this replica, for as
-/// long as the app lives; resubscribes after a lost subscription (Redis restarted).
-pub fn forward_document_events(state: &std::sync::Arc<crate::app::AppState>) {
-    use futures_util::StreamExt;
-    let state = std::sync::Arc::downgrade(state);
+pub fn configure(cfg: &mut web::ServiceConfig, service: &ChatService) {
+    cfg.app_data(web::Data::new(service.clone()));
+    routes::configure(cfg);
+}
+
+/// Forwards the progress of every document to its uploader's WebSocket connections on this replica, for as long
+/// as the hub lives; resubscribes after a lost subscription (Redis restarted).
+fn forward_document_events(chat: &ChatService) {
+    let hub = Arc::downgrade(&chat.hub);
+    let ingest = chat.ingest.clone();
     tokio::spawn(async move {
         loop {
-            let events = match state.upgrade() {
-                Some(live) => crate::ingest::service::document_events(&live).await,
-                None => return,
-            };
-            match events {
+            match ingest.document_events().await {
                 Ok(mut events) => {
-                    while let Some(event) = events.next().await {
-                        let Some(live) = state.upgrade() else { return };
-                        live.chat.deliver_to_user(event.uploaded_by, &views::ServerFrame::DocumentProgress(event));
+                    while let Some(progress) = events.next().await {
+                        let Some(hub) = hub.upgrade() else { return };
+                        hub.deliver_to_user(progress.uploaded_by, &ServerFrame::DocumentProgress(progress.event));
                     }
                 }
                 Err(err) => tracing::warn!(error = ?err, "subscribing to document events; retrying"),
             }
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            if hub.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
         }
     });
 }

@@ -3,7 +3,7 @@
 
 use super::store::HistoryRow;
 use super::views::Citation;
-use crate::ingest::search::SearchHit;
+use crate::ingest::views::SearchHit;
 use crate::persona::{Persona, TeachingMode};
 use crate::platform::llm::chat::ChatMessage;
 

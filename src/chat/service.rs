@@ -1,30 +1,74 @@
-//! Sessions and questions: who may read and write which session, and the steps before a turn runs.
+//! The chat domain's API: sessions and who may read and write them, the steps before a turn runs, and starting the
+//! turn. The HTTP routes and the WebSocket both go through it.
+
+use std::sync::Arc;
 
 use uuid::Uuid;
 
 use super::cues::{Cue, CueAt};
 use super::entities::{chat_message, chat_session};
 use super::error::ChatError;
-use super::hub::TurnGuard;
+use super::hub::{ChatHub, Outbox, TurnGuard};
 use super::store::{self, NewMessage};
-use super::turn::Turn;
-use crate::app::AppState;
-use crate::auth::{AuthUser, Role};
-use crate::persona::Persona;
+use super::turn::{self, Turn, TurnResult};
+use super::views::{MessageView, ServerFrame, SessionView};
+use crate::auth::{AuthService, AuthUser, Role};
+use crate::avatar::AvatarService;
+use crate::billing::{BillingService, Quota};
+use crate::ingest::IngestService;
+use crate::pagination::{Page, PageQuery};
+use crate::persona::{Persona, PersonaService};
+use crate::platform::Backends;
 
-/// A new session of `caller` with the persona; its greeting, if any, is the first message.
-pub async fn create_session(
-    state: &AppState,
-    caller: &AuthUser,
-    persona_id: Uuid,
-) -> Result<chat_session::Model, ChatError> {
-    let persona = crate::persona::service::find(state, caller.org_id, persona_id).await?;
-    let session = store::insert_session(&state.db, caller.org_id, persona.id, caller.user_id).await?;
-    if !persona.greeting.is_empty() {
-        let cues = serde_json::to_value([CueAt { cue: Cue::Greet, at_char: 0 }]).map_err(anyhow::Error::from)?;
-        store::insert_message(
-            &state.db,
-            NewMessage {
+#[derive(Clone)]
+pub struct ChatService {
+    pub(super) backends: Backends,
+    pub(super) hub: Arc<ChatHub>,
+    pub(super) auth: AuthService,
+    pub(super) ingest: IngestService,
+    pub(super) avatars: AvatarService,
+    personas: PersonaService,
+    billing: BillingService,
+}
+
+/// The other domains chat asks.
+pub struct Neighbours {
+    pub auth: AuthService,
+    pub ingest: IngestService,
+    pub personas: PersonaService,
+    pub avatars: AvatarService,
+    pub billing: BillingService,
+}
+
+/// A question accepted: stored, and the session claimed for its answer.
+pub struct Accepted {
+    pub turn: Turn,
+    pub guard: TurnGuard,
+}
+
+impl ChatService {
+    pub fn new(backends: &Backends, hub: Arc<ChatHub>, neighbours: Neighbours) -> Self {
+        let Neighbours { auth, ingest, personas, avatars, billing } = neighbours;
+        Self { backends: backends.clone(), hub, auth, ingest, avatars, personas, billing }
+    }
+
+    /// Frames queued for one client before it counts as not reading.
+    pub fn outbox_frames(&self) -> usize {
+        self.backends.config.chat.ws_outbox_frames
+    }
+
+    async fn persona(&self, org_id: Uuid, id: Uuid) -> Result<Persona, ChatError> {
+        Ok(self.personas.find(org_id, id).await?)
+    }
+
+    /// A new session of `caller` with the persona; its greeting, if any, is the first message.
+    pub async fn create_session(&self, caller: &AuthUser, persona_id: Uuid) -> Result<chat_session::Model, ChatError> {
+        let persona = self.persona(caller.org_id, persona_id).await?;
+        let db = &self.backends.db;
+        let session = store::insert_session(db, caller.org_id, persona.id, caller.user_id).await?;
+        if !persona.greeting.is_empty() {
+            let cues = serde_json::to_value([CueAt { cue: Cue::Greet, at_char: 0 }]).map_err(anyhow::Error::from)?;
+            let greeting = NewMessage {
                 id: Uuid::now_v7(),
                 org_id: caller.org_id,
                 session_id: session.id,
@@ -37,68 +81,108 @@ pub async fn create_session(
                 usage: None,
                 latency_ms: None,
                 error_code: None,
+            };
+            store::insert_message(db, greeting).await?;
+        }
+        Ok(session)
+    }
+
+    /// The caller's own sessions, most recently active first.
+    pub async fn list_sessions(&self, caller: &AuthUser, page: &PageQuery) -> Result<Page<SessionView>, ChatError> {
+        Ok(store::sessions_page(&self.backends.db, caller.org_id, caller.user_id, page).await?)
+    }
+
+    /// A session the caller may read: their own, or any of the org's for teachers and admins (who watch).
+    /// Anything else is not found, so a student cannot tell another student's session from a missing one.
+    pub async fn readable(&self, caller: &AuthUser, id: Uuid) -> Result<chat_session::Model, ChatError> {
+        let session =
+            store::find_session(&self.backends.db, caller.org_id, id).await?.ok_or(ChatError::NotFound("session"))?;
+        if session.user_id == caller.user_id || caller.role.at_least(Role::Teacher) {
+            Ok(session)
+        } else {
+            Err(ChatError::NotFound("session"))
+        }
+    }
+
+    /// One page of a readable session's messages, oldest first.
+    pub async fn messages(
+        &self,
+        caller: &AuthUser,
+        session_id: Uuid,
+        page: &PageQuery,
+    ) -> Result<Page<MessageView>, ChatError> {
+        let session = self.readable(caller, session_id).await?;
+        Ok(store::messages_page(&self.backends.db, session.org_id, session.id, page).await?)
+    }
+
+    /// What a (re)opened session shows: everything after `last_seen` (or the last `limit` messages).
+    pub async fn history(
+        &self,
+        session: &chat_session::Model,
+        last_seen: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<MessageView>, ChatError> {
+        let rows = store::messages_after(&self.backends.db, session.org_id, session.id, last_seen, limit).await?;
+        Ok(rows.into_iter().map(MessageView::from).collect())
+    }
+
+    /// Checks and stores the student's question before anything calls the model, and claims the session for its
+    /// answer. `origin` is the WebSocket connection that asked, if any.
+    pub async fn accept(
+        &self,
+        caller: &AuthUser,
+        session: chat_session::Model,
+        content: &str,
+        origin: Option<Uuid>,
+    ) -> Result<Accepted, ChatError> {
+        ensure_owner(caller, &session)?;
+        let content = content.trim();
+        let max = self.backends.config.chat.max_message_chars;
+        if content.is_empty() || content.chars().count() > max {
+            return Err(ChatError::Invalid(format!("content must be 1 to {max} characters")));
+        }
+        let persona = self.persona(session.org_id, session.persona_id).await?;
+        self.billing.check(session.org_id, Quota::Messages).await?;
+        let guard = self.hub.begin_turn(session.id, origin).await.ok_or(ChatError::TurnInProgress)?;
+        let question: chat_message::Model = store::insert_message(
+            &self.backends.db,
+            NewMessage {
+                id: Uuid::now_v7(),
+                org_id: session.org_id,
+                session_id: session.id,
+                role: "user",
+                content: content.to_owned(),
+                status: "complete",
+                answered_by: "student",
+                citations: None,
+                cues: None,
+                usage: None,
+                latency_ms: None,
+                error_code: None,
             },
         )
         .await?;
+        Ok(Accepted { turn: Turn { session, persona, question, origin }, guard })
     }
-    Ok(session)
-}
 
-/// A session the caller may read: their own, or any of the org's for teachers and admins (who watch). Anything
-/// else is not found, so a student cannot tell another student's session from a missing one.
-pub async fn readable(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<chat_session::Model, ChatError> {
-    let session = store::find_session(&state.db, caller.org_id, id).await?.ok_or(ChatError::NotFound("session"))?;
-    if session.user_id == caller.user_id || caller.role.at_least(Role::Teacher) {
-        Ok(session)
-    } else {
-        Err(ChatError::NotFound("session"))
+    /// Runs an accepted turn to its end, streaming its frames to `outbox`.
+    pub async fn answer(&self, accepted: Accepted, outbox: &Outbox) -> Result<TurnResult, ChatError> {
+        let Accepted { turn, guard } = accepted;
+        turn::run(self, &turn, outbox, guard).await
+    }
+
+    /// Runs an accepted turn in the background; a failure before the answer starts reaches `outbox` as an `error`.
+    pub fn answer_in_background(&self, accepted: Accepted, outbox: Outbox) {
+        let chat = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = chat.answer(accepted, &outbox).await {
+                outbox.frame(&ServerFrame::error(err.code(), err.api().message));
+            }
+        });
     }
 }
 
 /// Only the session's student asks in it; staff who can read it may not write in it.
 pub fn ensure_owner(caller: &AuthUser, session: &chat_session::Model) -> Result<(), ChatError> {
     if session.user_id == caller.user_id { Ok(()) } else { Err(ChatError::NotOwner) }
-}
-
-/// A question accepted: stored, and the session claimed for its answer.
-pub struct Accepted {
-    pub turn: Turn,
-    pub guard: TurnGuard,
-}
-
-/// Checks and stores the student's question before anything calls the model.
-pub async fn accept(
-    state: &AppState,
-    caller: &AuthUser,
-    session: chat_session::Model,
-    content: &str,
-    origin: Option<Uuid>,
-) -> Result<Accepted, ChatError> {
-    ensure_owner(caller, &session)?;
-    let content = content.trim();
-    let max = state.settings.chat.max_message_chars;
-    if content.is_empty() || content.chars().count() > max {
-        return Err(ChatError::Invalid(format!("content must be 1 to {max} characters")));
-    }
-    let persona: Persona = crate::persona::service::find(state, session.org_id, session.persona_id).await?;
-    let guard = state.chat.begin_turn(session.id, origin).await.ok_or(ChatError::TurnInProgress)?;
-    let question: chat_message::Model = store::insert_message(
-        &state.db,
-        NewMessage {
-            id: Uuid::now_v7(),
-            org_id: session.org_id,
-            session_id: session.id,
-            role: "user",
-            content: content.to_owned(),
-            status: "complete",
-            answered_by: "student",
-            citations: None,
-            cues: None,
-            usage: None,
-            latency_ms: None,
-            error_code: None,
-        },
-    )
-    .await?;
-    Ok(Accepted { turn: Turn { session, persona, question, origin }, guard })
 }

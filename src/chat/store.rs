@@ -1,14 +1,12 @@
 //! sea-orm queries of the chat tables, always scoped by org (and by session, which is itself org-scoped).
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
 use super::entities::{chat_message, chat_session};
-use crate::pagination::PageQuery;
+use super::views::{MessageView, SessionView};
+use crate::pagination::{Page, PageQuery};
 
 pub async fn insert_session(
     db: &impl ConnectionTrait,
@@ -39,20 +37,18 @@ pub async fn find_session(
 }
 
 /// One page of a user's sessions, most recently active first.
-pub async fn list_sessions(
+pub async fn sessions_page(
     db: &impl ConnectionTrait,
     org_id: Uuid,
     user_id: Uuid,
     page: &PageQuery,
-) -> Result<(Vec<chat_session::Model>, u64), sea_orm::DbErr> {
-    let paginator = chat_session::Entity::find()
+) -> Result<Page<SessionView>, sea_orm::DbErr> {
+    let query = chat_session::Entity::find()
         .filter(chat_session::Column::OrgId.eq(org_id))
         .filter(chat_session::Column::UserId.eq(user_id))
         .order_by_desc(chat_session::Column::UpdatedAt)
-        .order_by_desc(chat_session::Column::Id)
-        .paginate(db, page.per_page());
-    let total = paginator.num_items().await?;
-    Ok((paginator.fetch_page(page.index()).await?, total))
+        .order_by_desc(chat_session::Column::Id);
+    Page::fetch(query, db, page, |row| SessionView::from(&row)).await
 }
 
 /// A message to store; the id is chosen by the caller so frames can name it before it is written.
@@ -114,14 +110,12 @@ pub async fn messages_page(
     org_id: Uuid,
     session_id: Uuid,
     page: &PageQuery,
-) -> Result<(Vec<chat_message::Model>, u64), sea_orm::DbErr> {
-    let paginator = chat_message::Entity::find()
+) -> Result<Page<MessageView>, sea_orm::DbErr> {
+    let query = chat_message::Entity::find()
         .filter(chat_message::Column::OrgId.eq(org_id))
         .filter(chat_message::Column::SessionId.eq(session_id))
-        .order_by_asc(chat_message::Column::Id)
-        .paginate(db, page.per_page());
-    let total = paginator.num_items().await?;
-    Ok((paginator.fetch_page(page.index()).await?, total))
+        .order_by_asc(chat_message::Column::Id);
+    Page::fetch(query, db, page, MessageView::from).await
 }
 
 /// Messages written after `after` (all of them up to `limit`), or without it the last `limit`; oldest first.

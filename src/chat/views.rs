@@ -107,31 +107,41 @@ pub struct TurnView {
     pub usage: Option<TokenUsage>,
 }
 
-/// Frames the server sends, on the WebSocket and (from `message.accepted` on) as SSE events of the same name.
-#[derive(Debug, Clone, Serialize)]
+/// Frames the server sends, on the WebSocket and (from `message.accepted` on) as SSE events of the same name. The
+/// `type` field names the frame.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(tag = "type")]
 pub enum ServerFrame {
     /// The connection's credentials were replaced by an `auth` frame's; they now expire at `expires_at`.
     #[serde(rename = "auth.ok")]
     AuthOk { expires_at: i64 },
+    /// Answers `session.open`: the session and its history (everything after `last_seen_message_id`, or the
+    /// last 200 messages).
     #[serde(rename = "session.ready")]
     SessionReady { session: SessionView, history: Vec<MessageView> },
+    /// The question is stored (`client_id` echoes the client's own id for it).
     #[serde(rename = "message.accepted")]
     MessageAccepted { client_id: Option<String>, message_id: Uuid },
+    /// The next piece of the answer's visible text.
     #[serde(rename = "answer.delta")]
     AnswerDelta { message_id: Uuid, text: String },
+    /// A source the answer cited, after its last delta.
     #[serde(rename = "answer.citation")]
     AnswerCitation {
         message_id: Uuid,
         #[serde(flatten)]
         citation: Citation,
     },
+    /// What the avatar acts out from character `at_char` of the answer; `clip` is the avatar's clip for it.
     #[serde(rename = "avatar.cue")]
     AvatarCue { message_id: Uuid, cue: Cue, clip: Option<String>, at_char: usize },
+    /// The answer ended: `status` is `complete` or `cancelled`.
     #[serde(rename = "answer.done")]
     AnswerDone { message_id: Uuid, usage: Option<TokenUsage>, latency_ms: u64, status: String },
+    /// Someone else on the session is typing.
     #[serde(rename = "typing")]
     Typing { session_id: Uuid, user_id: Uuid },
+    /// A frame was refused, or a turn failed (then `message_id` names the failed answer).
     #[serde(rename = "error")]
     Error {
         code: String,
@@ -140,11 +150,12 @@ pub enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         message_id: Option<Uuid>,
     },
+    /// Answers `ping`.
     #[serde(rename = "pong")]
     Pong,
     /// Progress of a document the connection's user uploaded (the fields of the SSE `document` event).
     #[serde(rename = "document.progress")]
-    DocumentProgress(crate::ingest::DocumentEvent),
+    DocumentProgress(crate::ingest::views::DocumentEvent),
 }
 
 impl ServerFrame {
@@ -169,18 +180,25 @@ impl ServerFrame {
     }
 }
 
-/// Frames a WebSocket client sends.
-#[derive(Debug, Deserialize)]
+/// Frames a WebSocket client sends; the `type` field names the frame.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "type")]
 pub enum ClientFrame {
+    /// Opens a session: an existing one (`session_id`, with `last_seen_message_id` to resume), or a new one with
+    /// `persona_id`. Answered by `session.ready`.
     #[serde(rename = "session.open")]
     SessionOpen { persona_id: Option<Uuid>, session_id: Option<Uuid>, last_seen_message_id: Option<Uuid> },
+    /// Asks the tutor in an open session (the student who owns it only). Answered by `message.accepted`, then the
+    /// answer's frames.
     #[serde(rename = "message.send")]
     MessageSend { session_id: Uuid, content: String, client_id: Option<String> },
+    /// Tells the session's other watchers the sender is typing.
     #[serde(rename = "typing")]
     Typing { session_id: Uuid },
+    /// Stops the session's running answer; what was written is kept as `cancelled`.
     #[serde(rename = "message.cancel")]
     MessageCancel { session_id: Uuid },
+    /// Answered by `pong`.
     #[serde(rename = "ping")]
     Ping,
     /// A fresh access token of the same person, before the connection's one expires.

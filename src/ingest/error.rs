@@ -18,12 +18,6 @@ pub enum IngestError {
     Unexpected(#[from] anyhow::Error),
 }
 
-impl From<sea_orm::DbErr> for IngestError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        Self::Unexpected(anyhow::Error::new(err).context("database"))
-    }
-}
-
 impl IngestError {
     fn api(&self) -> ApiError {
         let (status, code) = match self {
@@ -38,4 +32,4 @@ impl IngestError {
     }
 }
 
-crate::error::domain_error_response!(IngestError);
+crate::error::domain_error!(IngestError);

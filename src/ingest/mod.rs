@@ -1,19 +1,16 @@
-//! Knowledge ingest and search: collections, document upload and processing on the durable job queue,
-//! structure-aware chunking, embeddings, hybrid (dense + BM25) retrieval.
+//! Knowledge ingest and search: collections, document upload and processing on the durable job queue
+//! ([`pipeline`]: extract, chunk, embed, index), and hybrid (dense + BM25) retrieval. Other domains use
+//! [`IngestService`].
 
-mod chunker;
-mod collections;
-mod documents;
 mod entities;
 mod error;
-mod events;
-pub mod extract;
-mod media;
-mod passages;
 mod pipeline;
-pub mod search;
+mod progress;
+mod retrieval;
+mod routes;
 pub mod service;
-mod transcribe;
+mod store;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -21,39 +18,31 @@ use actix_web::web;
 use utoipa::OpenApi;
 
 pub use error::IngestError;
-pub use events::DocumentEvent;
+pub use service::IngestService;
 
-use crate::app::AppState;
+use crate::platform::Backends;
 use crate::platform::jobs::JobRegistry;
 
 #[derive(OpenApi)]
 #[openapi(
     paths(
-        collections::create, collections::list, collections::get, collections::update, collections::delete,
-        documents::upload, documents::list, documents::get, documents::delete, documents::reprocess,
-        events::stream, search::route,
+        routes::collections::create, routes::collections::list, routes::collections::get,
+        routes::collections::update, routes::collections::delete,
+        routes::documents::upload, routes::documents::list, routes::documents::get, routes::documents::delete,
+        routes::documents::reprocess, routes::documents::events, routes::search::search,
     ),
-    components(schemas(collections::CollectionView, documents::DocumentView, events::DocumentEvent,
-        search::SearchHit, search::SearchResponse)),
+    components(schemas(views::DocumentEvent)),
     tags((name = "knowledge", description = "Collections, documents and search"))
 )]
 pub struct IngestApi;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/collections").post(collections::create).get(collections::list))
-        .service(
-            web::resource("/collections/{id}")
-                .get(collections::get)
-                .patch(collections::update)
-                .delete(collections::delete),
-        )
-        .service(web::resource("/collections/{id}/documents").post(documents::upload).get(documents::list))
-        .service(web::resource("/documents/{id}").get(documents::get).delete(documents::delete))
-        .service(web::resource("/documents/{id}/reprocess").post(documents::reprocess))
-        .service(web::resource("/documents/{id}/events").get(events::stream))
-        .service(web::resource("/search").post(search::route));
+/// The domain's service, and its pipeline registered on the job queue.
+pub fn init(backends: &Backends, jobs: &mut JobRegistry) -> IngestService {
+    jobs.register(pipeline::KIND, Arc::new(pipeline::IngestJob { backends: backends.clone() }));
+    IngestService::new(backends)
 }
 
-pub fn register_jobs(registry: &mut JobRegistry, state: Arc<AppState>) {
-    registry.register(pipeline::KIND, Arc::new(pipeline::IngestJob { state }));
+pub fn configure(cfg: &mut web::ServiceConfig, service: &IngestService) {
+    cfg.app_data(web::Data::new(service.clone()));
+    routes::configure(cfg);
 }

@@ -6,10 +6,11 @@ mod routes;
 use actix_web::web;
 use utoipa::OpenApi;
 
-pub use routes::{Check, Readiness};
+pub use routes::{Check, Health, Readiness};
 
 #[derive(OpenApi)]
-#[openapi(paths(routes::healthz, routes::readyz, routes::metrics), components(schemas(Readiness, Check)))]
+#[openapi(paths(routes::healthz, routes::readyz, routes::metrics), components(schemas(Health, Readiness, Check)),
+    tags((name = "ops", description = "Liveness, readiness, metrics")))]
 pub struct OpsApi;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

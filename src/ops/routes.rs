@@ -6,9 +6,15 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::{ApiError, Shaped};
+use crate::platform::Backends;
 use crate::platform::db;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
@@ -30,19 +36,25 @@ pub struct Check {
     pub warning: Option<String>,
 }
 
+/// Liveness
+///
 /// The process is up. Touches no backend, so a slow database never gets a healthy replica restarted.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = "/healthz", tag = "ops", operation_id = "healthz",
+    responses((status = 200, description = "alive", body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// Every configured backend answers. 503 with the failing checks otherwise.
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
-    (status = 200, body = Readiness), (status = 503, body = Readiness)))]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+/// Readiness
+///
+/// Every configured backend answers; 503 with the failing checks otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "ops", operation_id = "readyz", responses(
+    (status = 200, description = "every backend answered", body = Readiness),
+    (status = 503, description = "a backend did not answer: see its check", body = Readiness)))]
+pub async fn readyz(state: web::Data<Backends>) -> HttpResponse {
     let (database, storage, vectors, redis) = futures_util::join!(
         check(db::backend_name(&state.db), db::health(&state.db)),
-        check(state.storage.backend(), state.storage.health()),
+        check(state.objects.backend(), state.objects.health()),
         check(state.vectors.backend(), async { Ok(state.vectors.health().await?) }),
         async {
             match &state.redis {
@@ -89,8 +101,8 @@ async fn check(backend: &str, probe: impl Future<Output = anyhow::Result<()>>) -
 
 /// The model loads on first use, so this reports configuration, not a round trip. A missing model leaves the
 /// server usable (BM25 only), so it is a warning, not a failure.
-fn embeddings_check(state: &AppState) -> Check {
-    match &state.embedder {
+fn embeddings_check(state: &Backends) -> Check {
+    match &state.embeddings {
         Some(embedder) => {
             Check { ok: true, backend: embedder.name().to_owned(), latency_ms: 0.0, error: None, warning: None }
         }
@@ -101,15 +113,15 @@ fn embeddings_check(state: &AppState) -> Check {
             error: None,
             warning: Some(format!(
                 "no embedding model at {}: search is BM25-only; run `just model` or set embeddings.model_dir",
-                state.settings.model_dir().display()
+                state.config.model_dir().display()
             )),
         },
     }
 }
 
 /// Configuration only, like embeddings: without a provider the server works, but recordings fail.
-fn transcription_check(state: &AppState) -> Check {
-    let (backend, warning) = match &state.transcriber {
+fn transcription_check(state: &Backends) -> Check {
+    let (backend, warning) = match &state.transcription {
         Some(transcriber) => (transcriber.name().to_owned(), None),
         None => (
             "none".to_owned(),
@@ -119,9 +131,13 @@ fn transcription_check(state: &AppState) -> Check {
     Check { ok: true, backend, latency_ms: 0.0, error: None, warning }
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain")))]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Metrics
+///
+/// The Prometheus text exposition: requests by route pattern, latency, requests in flight, job queue depth and
+/// job outcomes.
+#[utoipa::path(get, path = "/metrics", tag = "ops", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
+pub async fn metrics(state: web::Data<Backends>) -> Result<HttpResponse, ApiError> {
     // Queue depth is read at scrape time: it is the table's truth, whichever replica changed it.
     match state.jobs.depth().await {
         Ok(depth) => {

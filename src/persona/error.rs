@@ -17,17 +17,13 @@ pub enum PersonaError {
     #[error("collection_ids names collections this organisation does not have: {}", list(.0))]
     UnknownCollections(Vec<Uuid>),
     #[error(transparent)]
+    Quota(#[from] crate::billing::BillingError),
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
 fn list(ids: &[Uuid]) -> String {
     ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ")
-}
-
-impl From<sea_orm::DbErr> for PersonaError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        Self::Unexpected(anyhow::Error::new(err).context("database"))
-    }
 }
 
 impl From<crate::ingest::IngestError> for PersonaError {
@@ -44,10 +40,11 @@ impl PersonaError {
             Self::TooLong { .. } => "field_too_long",
             Self::OutOfRange { .. } => "out_of_range",
             Self::UnknownCollections(_) => "unknown_collection",
+            Self::Quota(err) => return err.api(),
             Self::Unexpected(cause) => return ApiError::internal(cause),
         };
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, self.to_string())
     }
 }
 
-crate::error::domain_error_response!(PersonaError);
+crate::error::domain_error!(PersonaError);

@@ -1,69 +1,41 @@
 //! Personas: the AI tutors teachers build on their collections, with a tone, instructions, a teaching mode, a
-//! greeting, an avatar and model settings. The chat layer reads them through [`service`].
+//! greeting, an avatar and model settings. The chat domain reads them through [`PersonaService`].
 
 mod entities;
 mod error;
 mod routes;
 pub mod service;
-mod views;
+mod store;
+pub mod views;
 
 use actix_web::web;
-use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 
 pub use error::PersonaError;
-pub use service::Persona;
+pub use service::{Persona, PersonaService};
+pub use views::TeachingMode;
 
-/// How the tutor teaches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TeachingMode {
-    /// Answers the question, with its sources.
-    #[default]
-    Direct,
-    /// Guides with questions and hints before giving the answer.
-    Socratic,
-}
-
-impl TeachingMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Direct => "direct",
-            Self::Socratic => "socratic",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "direct" => Some(Self::Direct),
-            "socratic" => Some(Self::Socratic),
-            _ => None,
-        }
-    }
-}
+use crate::auth::AuthService;
+use crate::billing::BillingService;
+use crate::ingest::IngestService;
+use crate::platform::Backends;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(routes::create, routes::list, routes::get, routes::update, routes::delete),
-    components(schemas(TeachingMode, views::CreatePersona, views::UpdatePersona, views::PersonaView)),
+    paths(
+        routes::personas::create, routes::personas::list, routes::personas::get, routes::personas::update,
+        routes::personas::delete,
+    ),
+    components(schemas(TeachingMode)),
     tags((name = "personas", description = "AI tutors: tone, instructions, teaching mode, sources, model settings"))
 )]
 pub struct PersonaApi;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/personas").post(routes::create).get(routes::list))
-        .service(web::resource("/personas/{id}").get(routes::get).patch(routes::update).delete(routes::delete));
+pub fn init(backends: &Backends, ingest: IngestService, auth: AuthService, billing: BillingService) -> PersonaService {
+    PersonaService::new(backends, ingest, auth, billing)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn teaching_modes_round_trip() {
-        for mode in [TeachingMode::Direct, TeachingMode::Socratic] {
-            assert_eq!(TeachingMode::parse(mode.as_str()), Some(mode));
-        }
-        assert_eq!(TeachingMode::parse("lecture"), None);
-    }
+pub fn configure(cfg: &mut web::ServiceConfig, service: &PersonaService) {
+    cfg.app_data(web::Data::new(service.clone()));
+    routes::configure(cfg);
 }

@@ -1,13 +1,39 @@
-//! What goes over the wire, and the validation of a persona's fields (one set of rules for create and update).
+//! What goes over the wire: the persona requests and views, with the limits the service enforces.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::TeachingMode;
-use super::error::PersonaError;
 use super::service::Persona;
+
+/// How the tutor teaches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TeachingMode {
+    /// Answers the question, with its sources.
+    #[default]
+    Direct,
+    /// Guides with questions and hints before giving the answer.
+    Socratic,
+}
+
+impl TeachingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Socratic => "socratic",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "direct" => Some(Self::Direct),
+            "socratic" => Some(Self::Socratic),
+            _ => None,
+        }
+    }
+}
 
 pub const NAME_MAX: usize = 120;
 pub const DESCRIPTION_MAX: usize = 1000;
@@ -22,55 +48,75 @@ pub const MAX_TOKENS_DEFAULT: i64 = 1024;
 pub const MAX_TOKENS_MAX: i64 = 16384;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Professor Ada", "tone": "warm and encouraging",
+    "teaching_mode": "socratic", "greeting": "Hello! What are we learning today?",
+    "collection_ids": ["0193a7a2-41c5-7f3e-9a70-0c1d2e3f4a5b"]}))]
 pub struct CreatePersona {
     /// 1 to 120 characters.
+    #[schema(min_length = 1, max_length = 120)]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: String,
     /// How the tutor sounds, e.g. "warm and encouraging".
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub tone: String,
     /// What the tutor should do and avoid; shown to staff only.
     #[serde(default)]
+    #[schema(max_length = 8000)]
     pub instructions: String,
     #[serde(default)]
     pub teaching_mode: TeachingMode,
     /// The first message of a new session.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub greeting: String,
     /// Collections of the caller's organisation the tutor answers from; at most 20.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub collection_ids: Vec<Uuid>,
     #[serde(default)]
     pub avatar_id: Option<Uuid>,
     /// Empty or absent: the server's configured default model.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub model: Option<String>,
     /// 0 to 2; default 0.7.
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f64>,
     /// 1 to 16384; default 1024.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 16384)]
     pub max_tokens: Option<i64>,
 }
 
 /// Absent fields stay as they are; `avatar_id` and `model` may be set to `null` to clear them.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdatePersona {
+    #[schema(min_length = 1, max_length = 120)]
     pub name: Option<String>,
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
+    #[schema(max_length = 200)]
     pub tone: Option<String>,
+    #[schema(max_length = 8000)]
     pub instructions: Option<String>,
     pub teaching_mode: Option<TeachingMode>,
+    #[schema(max_length = 1000)]
     pub greeting: Option<String>,
+    #[schema(max_items = 20)]
     pub collection_ids: Option<Vec<Uuid>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Uuid>)]
     pub avatar_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub model: Option<Option<String>>,
+    #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f64>,
+    #[schema(minimum = 1, maximum = 16384)]
     pub max_tokens: Option<i64>,
 }
 
@@ -121,169 +167,16 @@ impl PersonaView {
     }
 }
 
-/// A persona's editable fields, checked and normalised (trimmed, duplicates dropped). Collection ids are checked
-/// for shape here and for ownership by the service, which asks the knowledge domain.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fields {
-    pub name: String,
-    pub description: String,
-    pub tone: String,
-    pub instructions: String,
-    pub teaching_mode: TeachingMode,
-    pub greeting: String,
-    pub collection_ids: Vec<Uuid>,
-    pub avatar_id: Option<Uuid>,
-    pub model: Option<String>,
-    pub temperature: f64,
-    pub max_tokens: u32,
-}
-
-impl Fields {
-    pub fn from_create(body: CreatePersona) -> Result<Self, PersonaError> {
-        Self::check(Raw {
-            name: body.name,
-            description: body.description,
-            tone: body.tone,
-            instructions: body.instructions,
-            teaching_mode: body.teaching_mode,
-            greeting: body.greeting,
-            collection_ids: body.collection_ids,
-            avatar_id: body.avatar_id,
-            model: body.model,
-            temperature: body.temperature.unwrap_or(TEMPERATURE_DEFAULT),
-            max_tokens: body.max_tokens.unwrap_or(MAX_TOKENS_DEFAULT),
-        })
-    }
-
-    /// The persona's current fields with the update's on top, checked as a whole.
-    pub fn from_update(current: &Persona, body: UpdatePersona) -> Result<Self, PersonaError> {
-        let keep = |new: Option<String>, old: &str| new.unwrap_or_else(|| old.to_owned());
-        Self::check(Raw {
-            name: keep(body.name, &current.name),
-            description: keep(body.description, &current.description),
-            tone: keep(body.tone, &current.tone),
-            instructions: keep(body.instructions, &current.instructions),
-            teaching_mode: body.teaching_mode.unwrap_or(current.teaching_mode),
-            greeting: keep(body.greeting, &current.greeting),
-            collection_ids: body.collection_ids.unwrap_or_else(|| current.collection_ids.clone()),
-            avatar_id: body.avatar_id.unwrap_or(current.avatar_id),
-            model: body.model.unwrap_or_else(|| current.model.clone()),
-            temperature: body.temperature.unwrap_or(current.temperature),
-            max_tokens: body.max_tokens.unwrap_or(i64::from(current.max_tokens)),
-        })
-    }
-
-    fn check(raw: Raw) -> Result<Self, PersonaError> {
-        let name = text("name", &raw.name, NAME_MAX)?;
-        if name.is_empty() {
-            return Err(PersonaError::Required("name"));
-        }
-        let model = match raw.model.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(model) => Some(text("model", model, MODEL_MAX)?),
-        };
-        if !(0.0..=2.0).contains(&raw.temperature) {
-            return Err(PersonaError::OutOfRange { field: "temperature", allowed: "between 0 and 2" });
-        }
-        let max_tokens = u32::try_from(raw.max_tokens)
-            .ok()
-            .filter(|n| (1..=MAX_TOKENS_MAX).contains(&i64::from(*n)))
-            .ok_or(PersonaError::OutOfRange { field: "max_tokens", allowed: "between 1 and 16384" })?;
-        let mut collection_ids = Vec::with_capacity(raw.collection_ids.len());
-        for id in raw.collection_ids {
-            if !collection_ids.contains(&id) {
-                collection_ids.push(id);
-            }
-        }
-        if collection_ids.len() > COLLECTIONS_MAX {
-            return Err(PersonaError::OutOfRange { field: "collection_ids", allowed: "at most 20 collections" });
-        }
-        Ok(Self {
-            name,
-            description: text("description", &raw.description, DESCRIPTION_MAX)?,
-            tone: text("tone", &raw.tone, TONE_MAX)?,
-            instructions: text("instructions", &raw.instructions, INSTRUCTIONS_MAX)?,
-            teaching_mode: raw.teaching_mode,
-            greeting: text("greeting", &raw.greeting, GREETING_MAX)?,
-            collection_ids,
-            avatar_id: raw.avatar_id,
-            model,
-            temperature: raw.temperature,
-            max_tokens,
-        })
-    }
-}
-
-/// Unchecked fields, from either request.
-struct Raw {
-    name: String,
-    description: String,
-    tone: String,
-    instructions: String,
-    teaching_mode: TeachingMode,
-    greeting: String,
-    collection_ids: Vec<Uuid>,
-    avatar_id: Option<Uuid>,
-    model: Option<String>,
-    temperature: f64,
-    max_tokens: i64,
-}
-
-fn text(field: &'static str, value: &str, max: usize) -> Result<String, PersonaError> {
-    let value = value.trim();
-    if value.chars().count() > max {
-        return Err(PersonaError::TooLong { field, max });
-    }
-    Ok(value.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn create(edit: impl FnOnce(&mut CreatePersona)) -> Result<Fields, PersonaError> {
-        let mut body: CreatePersona = serde_json::from_value(serde_json::json!({ "name": "  Ada  " })).unwrap();
-        edit(&mut body);
-        Fields::from_create(body)
-    }
-
     #[test]
-    fn defaults_and_normalisation() {
-        let fields = create(|b| {
-            let id = Uuid::new_v4();
-            b.collection_ids = vec![id, id];
-            b.model = Some("   ".into());
-        })
-        .unwrap();
-        assert_eq!(fields.name, "Ada");
-        assert_eq!(fields.teaching_mode, TeachingMode::Direct);
-        assert_eq!((fields.temperature, fields.max_tokens), (0.7, 1024));
-        assert_eq!(fields.collection_ids.len(), 1, "duplicates dropped");
-        assert_eq!(fields.model, None, "a blank model means the default");
-    }
-
-    #[test]
-    fn each_rule_has_its_code() {
-        let code = |r: Result<Fields, PersonaError>| match r {
-            Err(PersonaError::Required(f)) => format!("required:{f}"),
-            Err(PersonaError::TooLong { field, .. }) => format!("too_long:{field}"),
-            Err(PersonaError::OutOfRange { field, .. }) => format!("range:{field}"),
-            other => format!("{other:?}"),
-        };
-        assert_eq!(code(create(|b| b.name = " ".into())), "required:name");
-        assert_eq!(code(create(|b| b.name = "x".repeat(121))), "too_long:name");
-        assert!(create(|b| b.name = "é".repeat(120)).is_ok(), "characters, not bytes");
-        assert_eq!(code(create(|b| b.instructions = "x".repeat(8001))), "too_long:instructions");
-        assert_eq!(code(create(|b| b.temperature = Some(2.01))), "range:temperature");
-        assert_eq!(code(create(|b| b.temperature = Some(-0.1))), "range:temperature");
-        assert!(create(|b| b.temperature = Some(2.0)).is_ok());
-        assert_eq!(code(create(|b| b.max_tokens = Some(0))), "range:max_tokens");
-        assert_eq!(code(create(|b| b.max_tokens = Some(16385))), "range:max_tokens");
-        assert_eq!(code(create(|b| b.max_tokens = Some(-5))), "range:max_tokens");
-        assert_eq!(
-            code(create(|b| b.collection_ids = (0..21).map(|_| Uuid::new_v4()).collect())),
-            "range:collection_ids"
-        );
+    fn teaching_modes_round_trip() {
+        for mode in [TeachingMode::Direct, TeachingMode::Socratic] {
+            assert_eq!(TeachingMode::parse(mode.as_str()), Some(mode));
+        }
+        assert_eq!(TeachingMode::parse("lecture"), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Shared infrastructure. Knows nothing of domains: each backend is a trait or a thin type with one real
 //! implementation per deployment shape (embedded default, distributed when configured).
 
+mod backends;
 pub mod db;
+pub mod events;
 pub mod jobs;
 pub mod leases;
 pub mod llm;
@@ -13,3 +15,5 @@ pub mod storage;
 pub mod telemetry;
 pub mod tls;
 pub mod vectors;
+
+pub use backends::Backends;

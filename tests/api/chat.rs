@@ -205,7 +205,7 @@ async fn an_sse_turn_carries_the_websocket_frames() {
 #[tokio::test]
 async fn without_a_model_the_extractive_tutor_quotes_the_material() {
     let app = spawn_app().await;
-    assert!(app.state.llm.is_none());
+    assert!(app.backends.llm.is_none());
     let class = class(&app).await;
     let turn: Value = ask(&app, &class.student, &class.session, QUESTION).await.json().await.unwrap();
     let content = turn["message"]["content"].as_str().unwrap();

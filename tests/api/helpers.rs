@@ -4,9 +4,10 @@
 
 use std::sync::LazyLock;
 
-use actix_web::web;
+use bwenge::Application;
 use bwenge::config::{self, Settings};
-use bwenge::{AppState, Application};
+use bwenge::platform::Backends;
+use bwenge::platform::jobs::JobRegistry;
 use sea_orm::{ConnectionTrait, Database};
 use secrecy::SecretString;
 use std::path::PathBuf;
@@ -24,7 +25,9 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub state: web::Data<AppState>,
+    pub backends: Backends,
+    /// Every domain's job handlers, for tests that run a worker of their own.
+    pub jobs: std::sync::Arc<JobRegistry>,
     pub settings: Settings,
 }
 
@@ -74,12 +77,13 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     customize(&mut settings);
     let app = Application::build(settings.clone()).await.expect("application builds");
     let port = app.port();
-    let state = app.state();
+    let (backends, jobs) = (app.backends(), app.job_registry());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
-        state,
+        backends,
+        jobs,
         settings,
     }
 }

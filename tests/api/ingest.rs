@@ -116,7 +116,7 @@ async fn delete_removes_the_document_its_chunks_and_vectors() {
     assert!(search(&app, &teacher, "range numbers", &[]).await["results"].as_array().unwrap().is_empty());
     let org = uuid::Uuid::parse_str(&teacher.org_id).unwrap();
     let filter = bwenge::platform::vectors::VectorFilter::org(org);
-    assert_eq!(app.state.vectors.count(&filter).await.unwrap(), 0, "no vectors left behind");
+    assert_eq!(app.backends.vectors.count(&filter).await.unwrap(), 0, "no vectors left behind");
 }
 
 #[tokio::test]

@@ -2,10 +2,9 @@
 //! stable code while the server carries on, and an ingest job killed mid-way runs again to `ready`.
 
 use std::io::{Cursor, Write};
-use std::sync::Arc;
 use std::time::Duration;
 
-use bwenge::platform::jobs::{JobRegistry, JobStatus, Worker};
+use bwenge::platform::jobs::{JobStatus, Worker};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use serde_json::Value;
@@ -15,7 +14,7 @@ use crate::helpers::{TestApp, TestUser, spawn_app_with};
 use crate::ingest::{create_collection, ingest, upload, wait_finished};
 
 /// The same builders the extractor's unit tests use, so both suites attack with identical files.
-#[path = "../../src/ingest/extract/fixtures.rs"]
+#[path = "../../src/ingest/pipeline/extract/fixtures.rs"]
 #[allow(dead_code)]
 mod fixtures;
 
@@ -87,14 +86,12 @@ async fn chunk_rows(app: &TestApp, id: &str) -> i64 {
         .from(Alias::new("chunks"))
         .and_where(Expr::col(Alias::new("document_id")).eq(document))
         .to_owned();
-    let row = app.state.db.query_one(&query).await.unwrap().unwrap();
+    let row = app.backends.db.query_one(&query).await.unwrap().unwrap();
     row.try_get::<i64>("", "n").unwrap()
 }
 
 fn real_worker(app: &TestApp, name: &str) -> Worker {
-    let mut registry = JobRegistry::default();
-    bwenge::ingest::register_jobs(&mut registry, app.state.clone().into_inner());
-    Worker::new(name.into(), app.state.jobs.clone(), Arc::new(registry), None)
+    Worker::new(name.into(), app.backends.jobs.clone(), app.jobs.clone(), None)
 }
 
 #[tokio::test]
@@ -140,7 +137,7 @@ async fn an_ingest_job_killed_mid_way_runs_again_to_ready_without_duplicate_chun
     }
     let (job, _) = rerun.expect("the job never ran again");
     assert_eq!(job.attempts, 2, "the killed run counted as an attempt");
-    assert_eq!(app.state.jobs.get(job.id).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    assert_eq!(app.backends.jobs.get(job.id).await.unwrap().unwrap().status, JobStatus::Succeeded);
     let done = document(&app, &teacher, &id).await;
     assert_eq!(done["status"], "ready", "{done}");
     assert_eq!(done["progress"], 100, "{done}");

@@ -19,7 +19,7 @@ fn new_job(n: usize) -> NewJob {
 }
 
 fn worker(app: &TestApp, name: &str, handler: Arc<dyn JobHandler>) -> Worker {
-    worker_on(app.state.jobs.clone(), name, handler)
+    worker_on(app.backends.jobs.clone(), name, handler)
 }
 
 fn worker_on(queue: JobQueue, name: &str, handler: Arc<dyn JobHandler>) -> Worker {
@@ -54,7 +54,7 @@ async fn two_workers_never_run_the_same_job_at_once() {
     let app = spawn_app_with(|_| {}).await;
     let mut ids = Vec::new();
     for n in 0..60 {
-        ids.push(app.state.jobs.enqueue(new_job(n)).await.unwrap());
+        ids.push(app.backends.jobs.enqueue(new_job(n)).await.unwrap());
     }
     let probe = Arc::new(ConcurrencyProbe::default());
     let abort = CancellationToken::new();
@@ -80,7 +80,7 @@ async fn two_workers_never_run_the_same_job_at_once() {
     let runs = probe.runs.lock().unwrap().clone();
     for id in &ids {
         assert_eq!(runs.get(id), Some(&1), "job {id} ran exactly once");
-        let job = app.state.jobs.get(*id).await.unwrap().unwrap();
+        let job = app.backends.jobs.get(*id).await.unwrap().unwrap();
         assert_eq!(job.status, JobStatus::Succeeded);
         assert_eq!(job.attempts, 1);
     }
@@ -107,14 +107,14 @@ impl JobHandler for Succeeds {
 #[tokio::test]
 async fn a_job_whose_process_died_runs_again_after_its_lease_expires() {
     let app = spawn_app_with(|s| s.jobs.lease_secs = 1).await;
-    let id = app.state.jobs.enqueue(new_job(1)).await.unwrap();
+    let id = app.backends.jobs.enqueue(new_job(1)).await.unwrap();
 
     // "Process A" claims the job and dies mid-run: its task is dropped, nothing is released.
     let doomed = worker(&app, "process-a", Arc::new(Hangs));
     let running = tokio::spawn(async move { doomed.run_one(&CancellationToken::new()).await });
-    wait_until(|| async { app.state.jobs.get(id).await.unwrap().unwrap().status == JobStatus::Running }).await;
+    wait_until(|| async { app.backends.jobs.get(id).await.unwrap().unwrap().status == JobStatus::Running }).await;
     running.abort();
-    let held = app.state.jobs.get(id).await.unwrap().unwrap();
+    let held = app.backends.jobs.get(id).await.unwrap().unwrap();
     assert_eq!(held.locked_by.as_deref(), Some("process-a"));
 
     // "Process B" starts with its own connection pool, as after a restart.
@@ -131,7 +131,7 @@ async fn a_job_whose_process_died_runs_again_after_its_lease_expires() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(outcome, Some(Outcome::Succeeded), "the job ran again once the lease expired");
-    let job = app.state.jobs.get(id).await.unwrap().unwrap();
+    let job = app.backends.jobs.get(id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Succeeded);
     assert_eq!(job.attempts, 2);
 }
@@ -152,13 +152,13 @@ async fn a_failing_job_retries_with_growing_backoff_then_goes_dead() {
         s.jobs.backoff_base_ms = 10_000;
     })
     .await;
-    let id = app.state.jobs.enqueue(new_job(1)).await.unwrap();
+    let id = app.backends.jobs.enqueue(new_job(1)).await.unwrap();
     let worker = worker(&app, "w", Arc::new(AlwaysFails));
     let abort = CancellationToken::new();
 
     let t0 = now_ms();
     assert_eq!(worker.run_one_at(t0, &abort).await.unwrap().unwrap().1, Outcome::Retrying);
-    let first = app.state.jobs.get(id).await.unwrap().unwrap();
+    let first = app.backends.jobs.get(id).await.unwrap().unwrap();
     assert_eq!((first.status, first.attempts), (JobStatus::Queued, 1));
     assert_eq!(first.last_error.as_deref(), Some("upstream answered 503"));
     let delay1 = first.run_at - t0;
@@ -166,12 +166,12 @@ async fn a_failing_job_retries_with_growing_backoff_then_goes_dead() {
     assert!(worker.run_one_at(t0 + 1, &abort).await.unwrap().is_none(), "not due before its backoff");
 
     assert_eq!(worker.run_one_at(first.run_at, &abort).await.unwrap().unwrap().1, Outcome::Retrying);
-    let second = app.state.jobs.get(id).await.unwrap().unwrap();
+    let second = app.backends.jobs.get(id).await.unwrap().unwrap();
     let delay2 = second.run_at - first.run_at;
     assert!((16_000..=24_500).contains(&delay2), "second retry after ~20 s, got {delay2} ms");
 
     assert_eq!(worker.run_one_at(second.run_at, &abort).await.unwrap().unwrap().1, Outcome::Dead);
-    let dead = app.state.jobs.get(id).await.unwrap().unwrap();
+    let dead = app.backends.jobs.get(id).await.unwrap().unwrap();
     assert_eq!((dead.status, dead.attempts), (JobStatus::Dead, 3));
     assert!(dead.locked_by.is_none() && dead.lease_until.is_none());
     let far_future = second.run_at + 86_400_000;
@@ -190,25 +190,25 @@ impl JobHandler for FailsForGood {
 #[tokio::test]
 async fn a_permanent_error_goes_dead_at_once() {
     let app = spawn_app_with(|_| {}).await;
-    let id = app.state.jobs.enqueue(new_job(1)).await.unwrap();
+    let id = app.backends.jobs.enqueue(new_job(1)).await.unwrap();
     let outcome = worker(&app, "w", Arc::new(FailsForGood)).run_one(&CancellationToken::new()).await.unwrap();
     assert_eq!(outcome.unwrap().1, Outcome::Dead);
-    let job = app.state.jobs.get(id).await.unwrap().unwrap();
+    let job = app.backends.jobs.get(id).await.unwrap().unwrap();
     assert_eq!((job.status, job.attempts), (JobStatus::Dead, 1));
 }
 
 #[tokio::test]
 async fn shutdown_hands_a_running_job_back_without_counting_the_attempt() {
     let app = spawn_app_with(|_| {}).await;
-    let id = app.state.jobs.enqueue(new_job(1)).await.unwrap();
+    let id = app.backends.jobs.enqueue(new_job(1)).await.unwrap();
     let worker = worker(&app, "w", Arc::new(Hangs));
     let abort = CancellationToken::new();
     let trigger = abort.clone();
     let step = tokio::spawn(async move { worker.run_one(&abort).await });
-    wait_until(|| async { app.state.jobs.get(id).await.unwrap().unwrap().status == JobStatus::Running }).await;
+    wait_until(|| async { app.backends.jobs.get(id).await.unwrap().unwrap().status == JobStatus::Running }).await;
     trigger.cancel();
     assert_eq!(step.await.unwrap().unwrap().unwrap().1, Outcome::Released);
-    let job = app.state.jobs.get(id).await.unwrap().unwrap();
+    let job = app.backends.jobs.get(id).await.unwrap().unwrap();
     assert_eq!((job.status, job.attempts), (JobStatus::Queued, 0));
     assert!(job.locked_by.is_none());
 }
@@ -217,11 +217,11 @@ async fn shutdown_hands_a_running_job_back_without_counting_the_attempt() {
 async fn enqueueing_the_same_dedupe_key_twice_gives_one_job_until_it_ends() {
     let app = spawn_app_with(|_| {}).await;
     let job = || NewJob { dedupe_key: Some("doc:42".into()), ..new_job(1) };
-    let a = app.state.jobs.enqueue(job()).await.unwrap();
-    let b = app.state.jobs.enqueue(job()).await.unwrap();
+    let a = app.backends.jobs.enqueue(job()).await.unwrap();
+    let b = app.backends.jobs.enqueue(job()).await.unwrap();
     assert_eq!(a, b);
     worker(&app, "w", Arc::new(Succeeds)).run_one(&CancellationToken::new()).await.unwrap();
-    let c = app.state.jobs.enqueue(job()).await.unwrap();
+    let c = app.backends.jobs.enqueue(job()).await.unwrap();
     assert_ne!(a, c, "a finished job frees its key for new work");
 }
 
@@ -260,13 +260,13 @@ impl JobHandler for FailsAndReports {
 #[tokio::test]
 async fn the_handler_hears_when_its_job_goes_dead() {
     let app = spawn_app_with(|s| s.jobs.max_attempts = 2).await;
-    let id = app.state.jobs.enqueue(new_job(1)).await.unwrap();
+    let id = app.backends.jobs.enqueue(new_job(1)).await.unwrap();
     let handler = Arc::new(FailsAndReports::default());
     let worker = worker(&app, "w", handler.clone());
     let abort = CancellationToken::new();
     let first = worker.run_one_at(now_ms(), &abort).await.unwrap().unwrap().0;
     assert!(handler.dead.lock().unwrap().is_empty(), "not dead after one attempt");
-    let retry_at = app.state.jobs.get(first.id).await.unwrap().unwrap().run_at;
+    let retry_at = app.backends.jobs.get(first.id).await.unwrap().unwrap().run_at;
     assert_eq!(worker.run_one_at(retry_at, &abort).await.unwrap().unwrap().1, Outcome::Dead);
     assert_eq!(*handler.dead.lock().unwrap(), vec![id]);
 }
@@ -275,7 +275,7 @@ async fn the_handler_hears_when_its_job_goes_dead() {
 async fn an_idle_worker_wakes_when_a_job_is_enqueued_instead_of_waiting_out_its_poll() {
     let app = spawn_app_with(|s| s.jobs.poll_interval_ms = 600_000).await;
     // A queue of its own: the app's workers (which do not know this kind) must not take the wake-up.
-    let queue = JobQueue::new(app.state.db.clone(), app.settings.jobs.clone());
+    let queue = JobQueue::new(app.backends.db.clone(), app.settings.jobs.clone());
     let worker = worker_on(queue.clone(), "w", Arc::new(Succeeds));
     let stop = CancellationToken::new();
     let running = tokio::spawn(worker.run(stop.clone(), CancellationToken::new()));

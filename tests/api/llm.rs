@@ -186,7 +186,7 @@ async fn a_stream_cut_before_its_finish_is_interrupted_not_done() {
 #[tokio::test]
 async fn the_app_has_a_provider_only_when_an_endpoint_is_configured() {
     let app = spawn_app_with(|_| {}).await;
-    assert!(app.state.llm.is_none(), "no base_url: the extractive tutor, never a fake");
+    assert!(app.backends.llm.is_none(), "no base_url: the extractive tutor, never a fake");
 
     let fake = FakeLlm::start(vec![Script::stream(&["Configured."])]).await;
     let url = fake.base_url.clone();
@@ -195,7 +195,7 @@ async fn the_app_has_a_provider_only_when_an_endpoint_is_configured() {
         s.llm.model = "school-model".into();
     })
     .await;
-    let llm = app.state.llm.clone().expect("a provider");
+    let llm = app.backends.llm.clone().expect("a provider");
     assert_eq!(llm.default_model(), "school-model");
     let events: Vec<_> = llm.stream(question()).collect().await;
     assert_eq!(events[0], Ok(ChatEvent::Delta("Configured.".into())));

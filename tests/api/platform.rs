@@ -10,7 +10,7 @@ use crate::helpers::{spawn_app, spawn_app_with};
 #[tokio::test]
 async fn rate_limiter_counts_per_key_and_resets_with_the_window() {
     let app = spawn_app().await;
-    let limiter = &app.state.rate_limiter;
+    let limiter = &app.backends.rate_limiter;
     let window = Duration::from_millis(1500);
     for remaining in [1, 0] {
         let decision = limiter.hit("k1", 2, window).await.unwrap();
@@ -28,10 +28,10 @@ async fn rate_limiter_counts_per_key_and_resets_with_the_window() {
 #[tokio::test]
 async fn pubsub_delivers_published_messages_to_subscribers() {
     let app = spawn_app().await;
-    let mut events = app.state.pubsub.subscribe("documents:1").await.unwrap();
-    let mut other = app.state.pubsub.subscribe("documents:2").await.unwrap();
-    app.state.pubsub.publish("documents:1", "progress 50".into()).await.unwrap();
-    app.state.pubsub.publish("documents:2", "other".into()).await.unwrap();
+    let mut events = app.backends.pubsub.subscribe("documents:1").await.unwrap();
+    let mut other = app.backends.pubsub.subscribe("documents:2").await.unwrap();
+    app.backends.pubsub.publish("documents:1", "progress 50".into()).await.unwrap();
+    app.backends.pubsub.publish("documents:2", "other".into()).await.unwrap();
     let got = tokio::time::timeout(Duration::from_secs(5), events.next()).await.unwrap();
     assert_eq!(got.as_deref(), Some("progress 50"));
     let got = tokio::time::timeout(Duration::from_secs(5), other.next()).await.unwrap();
@@ -54,11 +54,11 @@ async fn with_redis_two_replicas_share_rate_limits_and_events() {
     let a = replica(prefix.clone(), redis_url.clone()).await;
     let b = replica(prefix, redis_url).await;
     let window = Duration::from_secs(60);
-    assert!(a.state.rate_limiter.hit("shared", 1, window).await.unwrap().allowed);
-    assert!(!b.state.rate_limiter.hit("shared", 1, window).await.unwrap().allowed, "replica B sees A's hit");
+    assert!(a.backends.rate_limiter.hit("shared", 1, window).await.unwrap().allowed);
+    assert!(!b.backends.rate_limiter.hit("shared", 1, window).await.unwrap().allowed, "replica B sees A's hit");
 
-    let mut on_b = b.state.pubsub.subscribe("session:9").await.unwrap();
-    a.state.pubsub.publish("session:9", "from A".into()).await.unwrap();
+    let mut on_b = b.backends.pubsub.subscribe("session:9").await.unwrap();
+    a.backends.pubsub.publish("session:9", "from A".into()).await.unwrap();
     let got = tokio::time::timeout(Duration::from_secs(5), on_b.next()).await.unwrap();
     assert_eq!(got.as_deref(), Some("from A"));
 }
@@ -66,7 +66,7 @@ async fn with_redis_two_replicas_share_rate_limits_and_events() {
 #[tokio::test]
 async fn object_storage_round_trips_through_the_app() {
     let app = spawn_app().await;
-    app.state.storage.put("org/x/blob", bytes::Bytes::from_static(b"data")).await.unwrap();
-    assert_eq!(app.state.storage.get("org/x/blob").await.unwrap(), bytes::Bytes::from_static(b"data"));
-    app.state.storage.delete("org/x/blob").await.unwrap();
+    app.backends.objects.put("org/x/blob", bytes::Bytes::from_static(b"data")).await.unwrap();
+    assert_eq!(app.backends.objects.get("org/x/blob").await.unwrap(), bytes::Bytes::from_static(b"data"));
+    app.backends.objects.delete("org/x/blob").await.unwrap();
 }

@@ -196,8 +196,8 @@ async fn an_expired_invitation_is_refused() {
     // Eight days pass.
     let id = uuid::Uuid::parse_str(invite["id"].as_str().unwrap()).unwrap();
     let past = chrono::Utc::now() - chrono::Duration::days(1);
-    let backend = app.state.db.get_database_backend();
-    app.state
+    let backend = app.backends.db.get_database_backend();
+    app.backends
         .db
         .execute_raw(sea_orm::Statement::from_sql_and_values(
             backend,

@@ -1,15 +1,13 @@
 //! Text embeddings for retrieval, behind one trait.
 //!
-//! Three implementations:
+//! Two implementations:
 //! - [`LocalEmbedder`]: sentence-transformers all-MiniLM-L6-v2 on the CPU with candle, so a self-hosted install
 //!   needs no external service (the weights come from `scripts/fetch-model.sh`).
 //! - [`OpenAiEmbedder`]: any OpenAI-compatible `/embeddings` endpoint (OpenAI, vLLM, Ollama, LiteLLM, ...).
-//! - [`FakeEmbedder`]: deterministic and instant, for tests of code that needs *an* embedder.
 //!
 //! Every implementation returns L2-normalised vectors, so callers (and the vector store) can use a dot product
 //! as cosine similarity without knowing which backend produced them.
 
-mod fake;
 mod local;
 mod openai;
 
@@ -18,7 +16,6 @@ mod local_tests;
 #[cfg(test)]
 mod openai_tests;
 
-pub use fake::FakeEmbedder;
 pub use local::LocalEmbedder;
 pub use openai::{OpenAiEmbedder, OpenAiEmbedderConfig};
 

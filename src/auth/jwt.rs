@@ -1,0 +1,120 @@
+//! The JWT signing key and access tokens. Without a configured `auth.jwt_secret`, a random key is generated
+//! once and kept in `<data_dir>/secrets/jwt.key` (mode 0600): restarts keep sessions valid, and no two
+//! installs ever share a built-in default.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::views::Role;
+use crate::config::{Settings, secret_opt};
+
+/// What an access token says. Short-lived (15 min by default), so it is trusted without a database read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: Uuid,
+    pub org: Uuid,
+    pub role: Role,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: Uuid,
+}
+
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl_secs: i64,
+}
+
+impl JwtKeys {
+    pub fn load(settings: &Settings) -> anyhow::Result<Self> {
+        let secret = match secret_opt(&settings.auth.jwt_secret) {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None => load_or_create_key(&settings.server.data_dir.join("secrets").join("jwt.key"))?,
+        };
+        anyhow::ensure!(secret.len() >= 32, "auth.jwt_secret must be at least 32 bytes");
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Ok(Self {
+            encoding: EncodingKey::from_secret(&secret),
+            decoding: DecodingKey::from_secret(&secret),
+            validation,
+            ttl_secs: settings.auth.access_token_ttl_secs,
+        })
+    }
+
+    pub fn ttl_secs(&self) -> i64 {
+        self.ttl_secs
+    }
+
+    pub fn issue(&self, user: Uuid, org: Uuid, role: Role) -> anyhow::Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims { sub: user, org, role, iat: now, exp: now + self.ttl_secs, jti: Uuid::new_v4() };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).context("signing a token")
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims)
+    }
+}
+
+fn load_or_create_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(existing) = std::fs::read(path) {
+        anyhow::ensure!(existing.len() >= 32, "{} is too short to be a signing key", path.display());
+        return Ok(existing);
+    }
+    let dir = path.parent().context("key path has no parent")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut key = vec![0u8; 64];
+    rand::rng().fill_bytes(&mut key);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(&key).and_then(|()| file.sync_all()).context("writing the JWT key")?;
+            tracing::info!(path = %path.display(), "generated a new JWT signing key");
+            Ok(key)
+        }
+        // Another process sharing the data dir created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(std::fs::read(path)?),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("creating {}", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_key_is_kept_and_reused_and_tokens_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::config::defaults(dir.path()).unwrap();
+        let keys = JwtKeys::load(&settings).unwrap();
+        let key_file = dir.path().join("secrets/jwt.key");
+        assert_eq!(std::fs::read(&key_file).unwrap().len(), 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let (user, org) = (Uuid::new_v4(), Uuid::new_v4());
+        let token = keys.issue(user, org, Role::Teacher).unwrap();
+        let again = JwtKeys::load(&settings).unwrap();
+        let claims = again.verify(&token).unwrap();
+        assert_eq!((claims.sub, claims.org, claims.role), (user, org, Role::Teacher));
+
+        let other = tempfile::tempdir().unwrap();
+        let stranger = JwtKeys::load(&crate::config::defaults(other.path()).unwrap()).unwrap();
+        assert!(stranger.verify(&token).is_err(), "another install's key must not verify our tokens");
+    }
+}

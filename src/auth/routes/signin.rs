@@ -1,0 +1,92 @@
+//! Sign-up, sign-in, refresh, sign-out and `me`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::error::AuthError;
+use crate::auth::extractors::{AuthUser, ClientIp};
+use crate::auth::service::AuthService;
+use crate::auth::views::{LoginRequest, LogoutRequest, Me, RefreshRequest, RegisterRequest, TokenResponse};
+use crate::error::ErrorBody;
+
+/// Register an organisation
+///
+/// Creates an organisation and its first admin, and signs the admin in.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", operation_id = "register",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "the organisation exists and its admin is signed in", body = TokenResponse),
+        (status = 409, description = "`email_taken`: an account with this email already exists", body = ErrorBody),
+        (status = 422, description = "`invalid_request` (a field is empty, too long or not an email), \
+            `weak_password`, or `invalid_body`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many sign-ups from this address", body = ErrorBody)))]
+pub async fn register(
+    auth: web::Data<AuthService>,
+    ip: ClientIp,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, AuthError> {
+    Ok(HttpResponse::Created().json(auth.register(body.into_inner(), &ip).await?))
+}
+
+/// Sign in
+///
+/// Trades an email and password for an access token and a refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", operation_id = "login", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "signed in", body = TokenResponse),
+        (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 403, description = "`account_disabled`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many attempts from this address, or too many failed \
+            attempts on this account", body = ErrorBody)))]
+pub async fn login(
+    auth: web::Data<AuthService>,
+    ip: ClientIp,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, AuthError> {
+    Ok(HttpResponse::Ok().json(auth.login(body.into_inner(), &ip).await?))
+}
+
+/// Refresh the tokens
+///
+/// Trades a refresh token (single use) for a new access token and the next refresh token of its family.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", operation_id = "refresh_tokens",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "a new pair", body = TokenResponse),
+        (status = 401, description = "`invalid_refresh_token`, `refresh_token_expired`, or `refresh_token_reused` \
+            (the whole family is revoked)", body = ErrorBody),
+        (status = 403, description = "`account_disabled`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody)))]
+pub async fn refresh(
+    auth: web::Data<AuthService>,
+    ip: ClientIp,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, AuthError> {
+    Ok(HttpResponse::Ok().json(auth.refresh(&body.refresh_token, &ip).await?))
+}
+
+/// Sign out
+///
+/// Ends the given refresh token's family (one device), or without a body every session of the caller.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", operation_id = "logout",
+    security(("bearer" = [])), extensions(("x-min-role" = json!("student"))),
+    request_body(content = LogoutRequest, description = "optional"),
+    responses((status = 204, description = "signed out")))]
+pub async fn logout(
+    auth: web::Data<AuthService>,
+    caller: AuthUser,
+    body: Option<web::Json<LogoutRequest>>,
+) -> Result<HttpResponse, AuthError> {
+    let token = body.and_then(|b| b.into_inner().refresh_token);
+    auth.logout(&caller, token.as_deref()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Who am I
+///
+/// The caller (absent for an API key), their organisation and role.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", operation_id = "get_me",
+    security(("bearer" = []), ("api_key" = [])), extensions(("x-min-role" = json!("student"))),
+    responses((status = 200, description = "the caller", body = Me)))]
+pub async fn me(auth: web::Data<AuthService>, caller: AuthUser) -> Result<HttpResponse, AuthError> {
+    Ok(HttpResponse::Ok().json(auth.me(&caller).await?))
+}

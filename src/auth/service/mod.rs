@@ -1,0 +1,226 @@
+//! The accounts domain's API: authentication for every other domain's routes, the audit log they record in, and
+//! the sign-in, people, invitation and API-key operations behind auth's own routes (in the files beside this one).
+
+mod keys;
+mod people;
+mod signin;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use actix_web::http::Method;
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::error::AuthError;
+use super::extractors::{AuthUser, ClientIp, Credential};
+use super::jwt::JwtKeys;
+use super::views::{Role, TokenResponse};
+use super::{entities::user, secrets, store};
+use crate::config::Settings;
+use crate::platform::Backends;
+
+#[derive(Clone)]
+pub struct AuthService {
+    backends: Backends,
+    jwt: Arc<JwtKeys>,
+}
+
+impl AuthService {
+    /// Loads (or, on a first start, creates) the token signing key.
+    pub fn new(backends: &Backends) -> anyhow::Result<Self> {
+        let jwt = JwtKeys::load(&backends.config)?;
+        Ok(Self { backends: backends.clone(), jwt: Arc::new(jwt) })
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.backends.config
+    }
+
+    /// The caller a bearer token names, with the API rate limits applied. `method` is what the caller wants to
+    /// do: a `read` API key may only read.
+    pub async fn authenticate(&self, token: &str, method: &Method) -> Result<AuthUser, AuthError> {
+        let user = if token.starts_with(secrets::API_KEY_PREFIX) {
+            self.api_key_caller(token, method).await?
+        } else {
+            let claims = self.jwt.verify(token).map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::TokenExpired,
+                _ => AuthError::InvalidToken,
+            })?;
+            AuthUser {
+                user_id: claims.sub,
+                org_id: claims.org,
+                role: claims.role,
+                credential: Credential::Session { expires_at: claims.exp },
+            }
+        };
+        self.enforce_api_limits(&user).await?;
+        Ok(user)
+    }
+
+    async fn api_key_caller(&self, token: &str, method: &Method) -> Result<AuthUser, AuthError> {
+        let db = &self.backends.db;
+        let key = store::live_api_key_by_hash(db, &secrets::digest(token)).await?.ok_or(AuthError::InvalidToken)?;
+        let write = key.scope == "write";
+        if !write && !matches!(*method, Method::GET | Method::HEAD) {
+            return Err(AuthError::InsufficientScope);
+        }
+        // Recorded at most once a minute per key: a busy integration should not turn every read into a write.
+        let now = Utc::now();
+        if key.last_used_at.is_none_or(|t| now - t >= chrono::Duration::seconds(60))
+            && let Err(err) = store::touch_api_key(db, &key, now).await
+        {
+            tracing::warn!(error = ?err, "could not record API key use");
+        }
+        Ok(AuthUser {
+            user_id: key.created_by,
+            org_id: key.org_id,
+            role: Role::Teacher,
+            credential: Credential::ApiKey { id: key.id, write },
+        })
+    }
+
+    async fn enforce_api_limits(&self, user: &AuthUser) -> Result<(), AuthError> {
+        let limits = &self.settings().ratelimit;
+        let caller = match user.credential {
+            Credential::Session { .. } => format!("api:user:{}", user.user_id),
+            Credential::ApiKey { id, .. } => format!("api:key:{id}"),
+        };
+        for (key, limit) in [
+            (caller, limits.api_per_user_per_minute),
+            (format!("api:org:{}", user.org_id), limits.api_per_org_per_minute),
+        ] {
+            self.limit(&key, limit, Duration::from_secs(60)).await?;
+        }
+        Ok(())
+    }
+
+    async fn limit(&self, key: &str, limit: u32, window: Duration) -> Result<(), AuthError> {
+        let decision = self.backends.rate_limiter.hit(key, limit, window).await?;
+        if decision.allowed { Ok(()) } else { Err(AuthError::RateLimited(decision.reset_after.as_secs().max(1))) }
+    }
+
+    /// The per-IP limit shared by every unauthenticated auth route.
+    async fn limit_ip(&self, ip: &ClientIp) -> Result<(), AuthError> {
+        let limit = self.settings().ratelimit.auth_per_ip_per_minute;
+        self.limit(&format!("auth:ip:{}", ip.0), limit, Duration::from_secs(60)).await
+    }
+
+    /// The address rate limits and the audit log use for this request (see [`ClientIp`]).
+    pub fn client_ip(&self, req: &HttpRequest) -> ClientIp {
+        let info = req.connection_info();
+        let ip = if self.settings().server.trust_proxy_headers { info.realip_remote_addr() } else { info.peer_addr() };
+        ClientIp(ip.unwrap_or("unknown").to_owned())
+    }
+
+    /// Writes an audit entry. A failure is logged, never raised: the action it records has already happened.
+    pub async fn audit(&self, entry: Audit) {
+        let action = entry.row.action;
+        if let Err(err) = store::insert_audit(&self.backends.db, entry.row).await {
+            tracing::error!(error = ?err, action, "could not write an audit entry");
+        }
+    }
+
+    /// A new access token and the next refresh token of `family` (a new family for a fresh sign-in).
+    async fn issue_tokens(&self, account: &user::Model, family: Option<Uuid>) -> Result<TokenResponse, AuthError> {
+        let role =
+            Role::parse(&account.role).ok_or_else(|| anyhow::anyhow!("user has unknown role {}", account.role))?;
+        let access_token = self.jwt.issue(account.id, account.org_id, role)?;
+        let refresh = secrets::generate("");
+        let expires_at = Utc::now() + chrono::Duration::days(self.settings().auth.refresh_token_ttl_days);
+        let family = family.unwrap_or_else(Uuid::now_v7);
+        store::insert_refresh_token(&self.backends.db, account, family, secrets::digest(&refresh), expires_at).await?;
+        Ok(TokenResponse {
+            access_token,
+            refresh_token: refresh,
+            token_type: "Bearer",
+            expires_in: self.jwt.ttl_secs(),
+        })
+    }
+}
+
+/// One audit entry, built from who acted, from where, on what.
+#[derive(Debug)]
+pub struct Audit {
+    row: store::NewAuditRow,
+}
+
+impl Audit {
+    /// An action by `caller` from `ip`, in the caller's org.
+    pub fn by(caller: &AuthUser, ip: &ClientIp, action: &'static str) -> Self {
+        Self::in_org(Some(caller.org_id), Some(caller.user_id), ip, action)
+    }
+
+    /// An action in `org_id` (`None`: no known org, e.g. a sign-in with an unknown email) by `actor_id`.
+    pub fn in_org(org_id: Option<Uuid>, actor_id: Option<Uuid>, ip: &ClientIp, action: &'static str) -> Self {
+        Self {
+            row: store::NewAuditRow {
+                org_id,
+                actor_id,
+                action,
+                target_type: None,
+                target_id: None,
+                ip: Some(ip.0.clone()),
+                details: serde_json::Value::Null,
+            },
+        }
+    }
+
+    pub fn target(mut self, kind: &'static str, id: impl ToString) -> Self {
+        self.row.target_type = Some(kind);
+        self.row.target_id = Some(id.to_string());
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.row.details = details;
+        self
+    }
+}
+
+/// Trimmed, non-empty, at most `max` characters.
+pub(super) fn require_text(field: &str, value: &str, max: usize) -> Result<String, AuthError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(AuthError::Invalid(format!("{field} must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(AuthError::Invalid(format!("{field} must be at most {max} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+/// Lower-cased and trimmed; one `@` with text on both sides and a dot in the domain. Deliverability is the
+/// invitation's job, not this check's.
+pub(super) fn normalize_email(value: &str) -> Result<String, AuthError> {
+    let email = value.trim().to_lowercase();
+    let valid = email.len() <= super::views::EMAIL_MAX
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        })
+        && email.matches('@').count() == 1;
+    if valid { Ok(email) } else { Err(AuthError::Invalid("email is not a valid address".into())) }
+}
+
+/// Two sign-ups racing for one email: the loser's insert hits the unique index.
+fn unique_as_email_taken(err: sea_orm::DbErr) -> AuthError {
+    match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => AuthError::EmailTaken,
+        _ => err.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(normalize_email("  Amina@School.RW ").unwrap(), "amina@school.rw");
+        for bad in ["", "no-at", "@school.rw", "a@b", "a@@b.rw", "a b@c.rw", "a@.rw"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! People of an organisation: list and search, change role, deactivate, delete; and invitations, by which
+//! admins bring in teachers and students and teachers bring in students.
+//!
+//! Deleting a user removes their account, credentials and sessions at once. What they produced elsewhere follows
+//! each domain's rule: their chat sessions and messages are deleted with them (a student's conversations are
+//! personal data), content they uploaded stays with the organisation, and the audit log keeps their id (an opaque
+//! UUID) but no name or email.
+//!
+//! An invitation's token is shown once to the inviter (who sends the link), stored hashed, single use, and
+//! expires after 7 days.
+
+use chrono::Utc;
+use sea_orm::TransactionTrait;
+use uuid::Uuid;
+
+use super::{Audit, AuthService, normalize_email, require_text, unique_as_email_taken};
+use crate::auth::entities::user;
+use crate::auth::error::AuthError;
+use crate::auth::extractors::{AuthUser, ClientIp};
+use crate::auth::store::{self, NewInvitation, NewUser, Tokens, UserChanges};
+use crate::auth::views::{
+    AcceptInvitation, CreateInvitation, InvitationCreated, NAME_MAX, Role, TokenResponse, UpdateUser, UserFilter,
+    UserView,
+};
+use crate::auth::{password, secrets};
+use crate::pagination::{Page, PageQuery};
+
+const INVITATION_DAYS: i64 = 7;
+
+impl AuthService {
+    pub async fn list_users(
+        &self,
+        caller: &AuthUser,
+        filter: &UserFilter,
+        page: &PageQuery,
+    ) -> Result<Page<UserView>, AuthError> {
+        Ok(store::users_page(&self.backends.db, caller.org_id, filter, page).await?)
+    }
+
+    /// A user of `org_id`. Another org's id is simply not found.
+    async fn user_in_org(&self, org_id: Uuid, id: Uuid) -> Result<user::Model, AuthError> {
+        store::user_in_org(&self.backends.db, org_id, id).await?.ok_or(AuthError::NotFound("user"))
+    }
+
+    pub async fn get_user(&self, caller: &AuthUser, id: Uuid) -> Result<UserView, AuthError> {
+        Ok(UserView::from(self.user_in_org(caller.org_id, id).await?))
+    }
+
+    pub async fn update_user(
+        &self,
+        caller: &AuthUser,
+        ip: &ClientIp,
+        id: Uuid,
+        body: UpdateUser,
+    ) -> Result<UserView, AuthError> {
+        let target = self.user_in_org(caller.org_id, id).await?;
+        if target.id == caller.user_id && (body.role.is_some_and(|r| r != Role::Admin) || body.active == Some(false)) {
+            // Keeps at least the acting admin in charge; another admin can demote them.
+            return Err(AuthError::Conflict("admins cannot demote or deactivate themselves".into()));
+        }
+        let name = body.name.as_deref().map(|n| require_text("name", n, NAME_MAX)).transpose()?;
+        let changes = UserChanges { name, role: body.role, active: body.active };
+        let db = &self.backends.db;
+        let updated = store::update_user(db, target.clone(), changes).await?;
+        if body.role.is_some_and(|r| r.as_str() != target.role) {
+            let details = serde_json::json!({ "from": target.role, "to": updated.role });
+            self.audit(Audit::by(caller, ip, "user.role_changed").target("user", target.id).details(details)).await;
+        }
+        if let Some(active) = body.active.filter(|a| *a != target.active) {
+            if !active {
+                store::revoke_refresh_tokens(db, Tokens::User(target.id)).await?;
+            }
+            let action = if active { "user.reactivated" } else { "user.deactivated" };
+            self.audit(Audit::by(caller, ip, action).target("user", target.id)).await;
+        }
+        Ok(UserView::from(updated))
+    }
+
+    pub async fn delete_user(&self, caller: &AuthUser, ip: &ClientIp, id: Uuid) -> Result<(), AuthError> {
+        let target = self.user_in_org(caller.org_id, id).await?;
+        if target.id == caller.user_id {
+            return Err(AuthError::Conflict("admins cannot delete themselves".into()));
+        }
+        let target_id = target.id;
+        store::delete_user(&self.backends.db, target).await?;
+        self.audit(Audit::by(caller, ip, "user.deleted").target("user", target_id)).await;
+        Ok(())
+    }
+
+    pub async fn invite(
+        &self,
+        caller: &AuthUser,
+        ip: &ClientIp,
+        body: CreateInvitation,
+    ) -> Result<InvitationCreated, AuthError> {
+        let allowed = match caller.role {
+            Role::Admin => matches!(body.role, Role::Teacher | Role::Student),
+            Role::Teacher => body.role == Role::Student,
+            Role::Student => false,
+        };
+        if !allowed {
+            return Err(AuthError::Forbidden(format!(
+                "a {} cannot invite a {}",
+                caller.role.as_str(),
+                body.role.as_str()
+            )));
+        }
+        let email = normalize_email(&body.email)?;
+        let db = &self.backends.db;
+        if store::user_by_email(db, &email).await?.is_some() {
+            return Err(AuthError::EmailTaken);
+        }
+        let token = secrets::generate("inv_");
+        let expires_at = Utc::now() + chrono::Duration::days(INVITATION_DAYS);
+        let row = store::insert_invitation(
+            db,
+            NewInvitation {
+                org_id: caller.org_id,
+                email: email.clone(),
+                role: body.role,
+                token_hash: secrets::digest(&token),
+                invited_by: caller.user_id,
+                expires_at,
+            },
+        )
+        .await?;
+        let details = serde_json::json!({ "email": email, "role": body.role });
+        self.audit(Audit::by(caller, ip, "invitation.created").target("invitation", row.id).details(details)).await;
+        Ok(InvitationCreated { id: row.id, email, role: body.role, token, expires_at })
+    }
+
+    /// Sets the invitee's name and password, creates their account in the inviting org, and signs them in.
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        ip: &ClientIp,
+        body: AcceptInvitation,
+    ) -> Result<TokenResponse, AuthError> {
+        self.limit_ip(ip).await?;
+        let now = Utc::now();
+        let db = &self.backends.db;
+        let invite = store::invitation_by_hash(db, &secrets::digest(token.trim()))
+            .await?
+            .filter(|i| i.accepted_at.is_none() && i.expires_at > now)
+            .ok_or(AuthError::InvalidInvitation)?;
+        let name = require_text("name", &body.name, NAME_MAX)?;
+        password::check_policy(&body.password, &[&invite.email, &name]).map_err(AuthError::WeakPassword)?;
+        let role = Role::parse(&invite.role)
+            .ok_or_else(|| anyhow::anyhow!("invitation {} has an unknown role {}", invite.id, invite.role))?;
+        let password_hash = password::hash(body.password).await?;
+        let txn = db.begin().await?;
+        if !store::claim_invitation(&txn, invite.id, now).await? {
+            return Err(AuthError::InvalidInvitation);
+        }
+        let new = NewUser { org_id: invite.org_id, email: invite.email.clone(), name, password_hash, role };
+        let account = store::insert_user(&txn, new, now).await.map_err(unique_as_email_taken)?;
+        txn.commit().await?;
+        let entry = Audit::in_org(Some(invite.org_id), Some(account.id), ip, "invitation.accepted")
+            .target("invitation", invite.id);
+        self.audit(entry).await;
+        self.issue_tokens(&account, None).await
+    }
+}

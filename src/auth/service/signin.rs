@@ -1,0 +1,137 @@
+//! Sign-up, sign-in, token refresh with rotation and reuse detection, sign-out, and `me`.
+//!
+//! Refresh tokens form families: each use marks the presented token used and hands out its successor. A used
+//! token coming back means it was copied (RFC 9700 §4.14): the whole family is revoked, so both the thief and the
+//! victim must sign in again, and the event goes in the audit log.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::TransactionTrait;
+use uuid::Uuid;
+
+use super::{Audit, AuthService, normalize_email, require_text, unique_as_email_taken};
+use crate::auth::error::AuthError;
+use crate::auth::extractors::{AuthUser, ClientIp, Credential};
+use crate::auth::store::{self, NewUser, Tokens};
+use crate::auth::views::{LoginRequest, Me, NAME_MAX, OrgView, RegisterRequest, Role, TokenResponse, UserView};
+use crate::auth::{password, secrets};
+
+impl AuthService {
+    /// Creates an organisation and its first admin, and signs the admin in.
+    pub async fn register(&self, body: RegisterRequest, ip: &ClientIp) -> Result<TokenResponse, AuthError> {
+        self.limit_ip(ip).await?;
+        let org_name = require_text("org_name", &body.org_name, NAME_MAX)?;
+        let name = require_text("name", &body.name, NAME_MAX)?;
+        let email = normalize_email(&body.email)?;
+        password::check_policy(&body.password, &[&email, &name, &org_name]).map_err(AuthError::WeakPassword)?;
+        let db = &self.backends.db;
+        if store::user_by_email(db, &email).await?.is_some() {
+            return Err(AuthError::EmailTaken);
+        }
+        let password_hash = password::hash(body.password).await?;
+        let now = Utc::now();
+        let org_id = Uuid::now_v7();
+        let txn = db.begin().await?;
+        store::insert_org(&txn, org_id, org_name, now).await?;
+        let admin = store::insert_user(&txn, NewUser { org_id, email, name, password_hash, role: Role::Admin }, now)
+            .await
+            .map_err(unique_as_email_taken)?;
+        txn.commit().await?;
+        self.audit(Audit::in_org(Some(org_id), Some(admin.id), ip, "org.registered").target("org", org_id)).await;
+        self.issue_tokens(&admin, None).await
+    }
+
+    pub async fn login(&self, body: LoginRequest, ip: &ClientIp) -> Result<TokenResponse, AuthError> {
+        self.limit_ip(ip).await?;
+        let email = body.email.trim().to_lowercase();
+        // Failed attempts are counted per account, so guessing from many IPs hits this wall too; once it is
+        // reached even the right password waits out the window.
+        let failures_key = format!("auth:login-failures:{email}");
+        let per_account = self.settings().ratelimit.login_per_account_per_15min;
+        let limiter = &self.backends.rate_limiter;
+        let locked = limiter.peek(&failures_key, per_account).await?;
+        if !locked.allowed {
+            return Err(AuthError::RateLimited(locked.reset_after.as_secs().max(1)));
+        }
+        let db = &self.backends.db;
+        let found = store::user_by_email(db, &email).await?;
+        let stored = found.as_ref().map_or_else(|| password::decoy_hash().to_owned(), |u| u.password_hash.clone());
+        if !password::verify(body.password, stored).await? {
+            limiter.hit(&failures_key, per_account, Duration::from_secs(15 * 60)).await?;
+            // A known account's org sees the attempt in its log; an unknown email is logged with no org.
+            let mut entry = Audit::in_org(found.as_ref().map(|u| u.org_id), None, ip, "login.failed")
+                .details(serde_json::json!({ "email": email }));
+            if let Some(account) = &found {
+                entry = entry.target("user", account.id);
+            }
+            self.audit(entry).await;
+            return Err(AuthError::InvalidCredentials);
+        }
+        let Some(account) = found else { return Err(AuthError::InvalidCredentials) };
+        if !account.active {
+            return Err(AuthError::AccountDisabled);
+        }
+        store::touch_login(db, &account).await?;
+        self.audit(Audit::in_org(Some(account.org_id), Some(account.id), ip, "login.succeeded")).await;
+        self.issue_tokens(&account, None).await
+    }
+
+    pub async fn refresh(&self, token: &str, ip: &ClientIp) -> Result<TokenResponse, AuthError> {
+        self.limit_ip(ip).await?;
+        let db = &self.backends.db;
+        let presented = store::refresh_token_by_hash(db, &secrets::digest(token.trim()))
+            .await?
+            .ok_or(AuthError::InvalidRefreshToken)?;
+        if presented.revoked_at.is_some() {
+            return Err(AuthError::InvalidRefreshToken);
+        }
+        if !store::claim_refresh_token(db, presented.id).await? {
+            store::revoke_refresh_tokens(db, Tokens::Family(presented.family_id)).await?;
+            let entry = Audit::in_org(Some(presented.org_id), Some(presented.user_id), ip, "token.reuse_detected")
+                .target("refresh_token_family", presented.family_id);
+            self.audit(entry).await;
+            return Err(AuthError::RefreshTokenReused);
+        }
+        if presented.expires_at < Utc::now() {
+            return Err(AuthError::RefreshTokenExpired);
+        }
+        let Some(account) = store::user_by_id(db, presented.user_id).await?.filter(|u| u.active) else {
+            store::revoke_refresh_tokens(db, Tokens::Family(presented.family_id)).await?;
+            return Err(AuthError::AccountDisabled);
+        };
+        self.issue_tokens(&account, Some(presented.family_id)).await
+    }
+
+    /// Ends `refresh_token`'s family (one device), or without it every session of the caller.
+    pub async fn logout(&self, caller: &AuthUser, refresh_token: Option<&str>) -> Result<(), AuthError> {
+        let db = &self.backends.db;
+        let which = match refresh_token {
+            None => Tokens::User(caller.user_id),
+            Some(token) => match store::refresh_token_by_hash(db, &secrets::digest(token.trim())).await? {
+                Some(found) if found.user_id == caller.user_id => {
+                    Tokens::UserFamily { user_id: caller.user_id, family_id: found.family_id }
+                }
+                _ => return Ok(()),
+            },
+        };
+        store::revoke_refresh_tokens(db, which).await?;
+        Ok(())
+    }
+
+    /// The caller and their organisation.
+    pub async fn me(&self, caller: &AuthUser) -> Result<Me, AuthError> {
+        let db = &self.backends.db;
+        let org = store::org(db, caller.org_id).await?.ok_or(AuthError::InvalidToken)?;
+        let user = match caller.credential {
+            Credential::Session { .. } => Some(
+                store::user_in_org(db, caller.org_id, caller.user_id)
+                    .await?
+                    .map(UserView::from)
+                    .ok_or(AuthError::InvalidToken)?,
+            ),
+            Credential::ApiKey { .. } => None,
+        };
+        Ok(Me { user, org: OrgView::from(org), role: caller.role })
+    }
+}

@@ -1,0 +1,340 @@
+//! sea-orm queries of the accounts tables: organisations, users, refresh tokens, invitations, API keys and the
+//! audit log. Scoped by org wherever a row belongs to one.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ModelTrait, QueryFilter, QueryOrder,
+    Set,
+};
+use uuid::Uuid;
+
+use super::entities::{api_key, audit, invitation, org, refresh_token, user};
+use super::views::{ApiKeyView, AuditEntry, AuditFilter, Role, UserFilter, UserView};
+use crate::pagination::{Page, PageQuery};
+
+pub async fn user_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find().filter(user::Column::Email.eq(email)).one(db).await
+}
+
+/// A user of `org_id`; another org's id is simply absent.
+pub async fn user_in_org(db: &impl ConnectionTrait, org_id: Uuid, id: Uuid) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id).filter(user::Column::OrgId.eq(org_id)).one(db).await
+}
+
+pub async fn user_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn org(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<org::Model>, DbErr> {
+    org::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn insert_org(db: &impl ConnectionTrait, id: Uuid, name: String, now: DateTime<Utc>) -> Result<(), DbErr> {
+    org::ActiveModel { id: Set(id), name: Set(name), plan: Set("free".into()), created_at: Set(now) }
+        .insert(db)
+        .await?;
+    Ok(())
+}
+
+/// A new account, signed in from the start (`last_login_at` = now).
+pub struct NewUser {
+    pub org_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+pub async fn insert_user(db: &impl ConnectionTrait, new: NewUser, now: DateTime<Utc>) -> Result<user::Model, DbErr> {
+    user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(new.org_id),
+        email: Set(new.email),
+        name: Set(new.name),
+        password_hash: Set(new.password_hash),
+        role: Set(new.role.as_str().into()),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_login_at: Set(Some(now)),
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn touch_login(db: &impl ConnectionTrait, account: &user::Model) -> Result<(), DbErr> {
+    let mut touched: user::ActiveModel = account.clone().into();
+    touched.last_login_at = Set(Some(Utc::now()));
+    touched.update(db).await?;
+    Ok(())
+}
+
+/// The changes an admin may make to a user; `None` leaves a column as it is.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+pub async fn update_user(
+    db: &impl ConnectionTrait,
+    target: user::Model,
+    changes: UserChanges,
+) -> Result<user::Model, DbErr> {
+    let mut row: user::ActiveModel = target.into();
+    if let Some(name) = changes.name {
+        row.name = Set(name);
+    }
+    if let Some(role) = changes.role {
+        row.role = Set(role.as_str().into());
+    }
+    if let Some(active) = changes.active {
+        row.active = Set(active);
+    }
+    row.updated_at = Set(Utc::now());
+    row.update(db).await
+}
+
+/// The account and its refresh tokens.
+pub async fn delete_user(db: &impl ConnectionTrait, target: user::Model) -> Result<(), DbErr> {
+    refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(target.id)).exec(db).await?;
+    target.delete(db).await?;
+    Ok(())
+}
+
+pub async fn users_page(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    filter: &UserFilter,
+    page: &PageQuery,
+) -> Result<Page<UserView>, DbErr> {
+    let mut query = user::Entity::find().filter(user::Column::OrgId.eq(org_id));
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        query = query.filter(
+            Condition::any()
+                .add(Expr::expr(Func::lower(Expr::col(user::Column::Name))).like(pattern.clone()))
+                .add(user::Column::Email.like(pattern)),
+        );
+    }
+    if let Some(role) = filter.role {
+        query = query.filter(user::Column::Role.eq(role.as_str()));
+    }
+    Page::fetch(query.order_by_asc(user::Column::Name), db, page, UserView::from).await
+}
+
+pub async fn insert_refresh_token(
+    db: &impl ConnectionTrait,
+    account: &user::Model,
+    family_id: Uuid,
+    token_hash: String,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        family_id: Set(family_id),
+        user_id: Set(account.id),
+        org_id: Set(account.org_id),
+        token_hash: Set(token_hash),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn refresh_token_by_hash(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<refresh_token::Model>, DbErr> {
+    refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(token_hash)).one(db).await
+}
+
+/// Marks the token used; of two concurrent uses, exactly one gets `true`.
+pub async fn claim_refresh_token(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
+    let claimed = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::Id.eq(id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+/// Which refresh tokens to revoke.
+#[derive(Debug, Clone, Copy)]
+pub enum Tokens {
+    Family(Uuid),
+    User(Uuid),
+    UserFamily { user_id: Uuid, family_id: Uuid },
+}
+
+pub async fn revoke_refresh_tokens(db: &impl ConnectionTrait, which: Tokens) -> Result<(), DbErr> {
+    let condition = match which {
+        Tokens::Family(family) => Condition::all().add(refresh_token::Column::FamilyId.eq(family)),
+        Tokens::User(user) => Condition::all().add(refresh_token::Column::UserId.eq(user)),
+        Tokens::UserFamily { user_id, family_id } => Condition::all()
+            .add(refresh_token::Column::UserId.eq(user_id))
+            .add(refresh_token::Column::FamilyId.eq(family_id)),
+    };
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(condition)
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub struct NewInvitation {
+    pub org_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub token_hash: String,
+    pub invited_by: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert_invitation(db: &impl ConnectionTrait, new: NewInvitation) -> Result<invitation::Model, DbErr> {
+    invitation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(new.org_id),
+        email: Set(new.email),
+        role: Set(new.role.as_str().into()),
+        token_hash: Set(new.token_hash),
+        invited_by: Set(new.invited_by),
+        expires_at: Set(new.expires_at),
+        accepted_at: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn invitation_by_hash(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<invitation::Model>, DbErr> {
+    invitation::Entity::find().filter(invitation::Column::TokenHash.eq(token_hash)).one(db).await
+}
+
+/// Single use even under a race: only one acceptance flips `accepted_at`.
+pub async fn claim_invitation(db: &impl ConnectionTrait, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let claimed = invitation::Entity::update_many()
+        .col_expr(invitation::Column::AcceptedAt, Expr::value(now))
+        .filter(invitation::Column::Id.eq(id))
+        .filter(invitation::Column::AcceptedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+pub struct NewApiKey {
+    pub org_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: String,
+    pub scope: &'static str,
+    pub created_by: Uuid,
+}
+
+pub async fn insert_api_key(db: &impl ConnectionTrait, new: NewApiKey) -> Result<api_key::Model, DbErr> {
+    api_key::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(new.org_id),
+        name: Set(new.name),
+        prefix: Set(new.prefix),
+        key_hash: Set(new.key_hash),
+        scope: Set(new.scope.into()),
+        created_by: Set(new.created_by),
+        created_at: Set(Utc::now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn live_api_key_by_hash(db: &impl ConnectionTrait, key_hash: &str) -> Result<Option<api_key::Model>, DbErr> {
+    api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(key_hash))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+}
+
+pub async fn live_api_keys(db: &impl ConnectionTrait, org_id: Uuid) -> Result<Vec<ApiKeyView>, DbErr> {
+    let keys = api_key::Entity::find()
+        .filter(api_key::Column::OrgId.eq(org_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .order_by_desc(api_key::Column::CreatedAt)
+        .all(db)
+        .await?;
+    Ok(keys.into_iter().map(ApiKeyView::from).collect())
+}
+
+/// Revokes a live key of `org_id`; `false` when there is none with that id.
+pub async fn revoke_api_key(db: &impl ConnectionTrait, org_id: Uuid, id: Uuid) -> Result<bool, DbErr> {
+    let revoked = api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::OrgId.eq(org_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(revoked.rows_affected == 1)
+}
+
+pub async fn touch_api_key(db: &impl ConnectionTrait, key: &api_key::Model, now: DateTime<Utc>) -> Result<(), DbErr> {
+    let mut row: api_key::ActiveModel = key.clone().into();
+    row.last_used_at = Set(Some(now));
+    row.update(db).await?;
+    Ok(())
+}
+
+#[derive(Debug)]
+pub struct NewAuditRow {
+    pub org_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub action: &'static str,
+    pub target_type: Option<&'static str>,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub details: serde_json::Value,
+}
+
+pub async fn insert_audit(db: &impl ConnectionTrait, row: NewAuditRow) -> Result<(), DbErr> {
+    audit::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(row.org_id),
+        actor_id: Set(row.actor_id),
+        action: Set(row.action.to_owned()),
+        target_type: Set(row.target_type.map(str::to_owned)),
+        target_id: Set(row.target_id),
+        ip: Set(row.ip),
+        details: Set(if serde_json::Value::is_null(&row.details) { serde_json::json!({}) } else { row.details }),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The org's audit log, newest first.
+pub async fn audit_page(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    filter: &AuditFilter,
+    page: &PageQuery,
+) -> Result<Page<AuditEntry>, DbErr> {
+    let mut query = audit::Entity::find().filter(audit::Column::OrgId.eq(org_id));
+    if let Some(action) = &filter.action {
+        query = query.filter(audit::Column::Action.eq(action.as_str()));
+    }
+    Page::fetch(query.order_by_desc(audit::Column::Id), db, page, AuditEntry::from).await
+}

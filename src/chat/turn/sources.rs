@@ -1,0 +1,95 @@
+//! Where a turn's answer comes from: the persona's material (gated by relevance), rewritten follow-ups, and the
+//! choice between the model, the extractive tutor and "not covered".
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Turn, emit::canned};
+use crate::chat::error::ChatError;
+use crate::chat::service::ChatService;
+use crate::chat::{followup, prompt, store};
+use crate::ingest::views::SearchHit;
+use crate::persona::Persona;
+use crate::platform::llm::chat::{ChatMessage, ChatRequest, ChatStream, TokenUsage};
+
+/// How many earlier messages are read as candidates for the prompt's history.
+const HISTORY_ROWS: u64 = 50;
+
+/// How the turn will answer, decided before the first word.
+pub(super) struct Plan {
+    /// `model`, `extractive` or `not_covered`.
+    pub answered_by: &'static str,
+    pub sources: Vec<SearchHit>,
+    pub stream: ChatStream,
+    /// Tokens a follow-up's rewrite used.
+    pub rewrite_usage: Option<TokenUsage>,
+}
+
+pub(super) async fn plan(chat: &ChatService, turn: &Turn, cancel: &CancellationToken) -> Result<Plan, ChatError> {
+    let llm = chat.backends.llm.as_ref();
+    let mut found = retrieve(chat, &turn.persona, &turn.question.content).await?;
+    let mut rewrite_usage = None;
+    if matches!(found, Retrieved::NotCovered)
+        && let Some(llm) = llm
+        && let Some((question, used)) = followup::standalone_question(chat, llm.as_ref(), turn, cancel).await
+    {
+        tracing::debug!(session_id = %turn.session.id, %question, "searching a follow-up as a standalone question");
+        rewrite_usage = used;
+        found = retrieve(chat, &turn.persona, &question).await?;
+    }
+    let settings = &chat.backends.config.chat;
+    let (answered_by, sources, stream): (_, _, ChatStream) = match (found, llm) {
+        (Retrieved::NoMaterial, _) => ("not_covered", Vec::new(), canned(vec![prompt::NO_MATERIAL.to_owned()])),
+        (Retrieved::NotCovered, _) => ("not_covered", Vec::new(), canned(vec![prompt::NOT_COVERED.to_owned()])),
+        (Retrieved::Sources(mut hits), None) => {
+            hits.truncate(settings.extractive_passages.max(1));
+            let pieces = prompt::extractive_answer(&hits);
+            ("extractive", hits, canned(pieces))
+        }
+        (Retrieved::Sources(hits), Some(llm)) => {
+            let request = request(chat, turn, &hits).await?;
+            ("model", hits, llm.stream(request))
+        }
+    };
+    Ok(Plan { answered_by, sources, stream, rewrite_usage })
+}
+
+enum Retrieved {
+    NoMaterial,
+    NotCovered,
+    Sources(Vec<SearchHit>),
+}
+
+/// Hybrid search over the persona's collections, gated by the relevance threshold of the search's mode.
+async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Result<Retrieved, ChatError> {
+    // No collections must not mean "every collection of the org" (what search does with an empty list).
+    if persona.collection_ids.is_empty() {
+        return Ok(Retrieved::NoMaterial);
+    }
+    let settings = &chat.backends.config.chat;
+    let query: String = question.chars().take(2000).collect();
+    let found = chat
+        .ingest
+        .search(persona.org_id, &persona.collection_ids, &query, settings.top_k.max(1))
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("searching the persona's collections"))?;
+    let min = if found.mode == "hybrid" { settings.min_score_hybrid } else { settings.min_score_sparse };
+    match found.results.first() {
+        Some(best) if best.score >= min => Ok(Retrieved::Sources(found.results)),
+        _ => Ok(Retrieved::NotCovered),
+    }
+}
+
+async fn request(chat: &ChatService, turn: &Turn, sources: &[SearchHit]) -> Result<ChatRequest, ChatError> {
+    let session = &turn.session;
+    let earlier =
+        store::recent_before(&chat.backends.db, session.org_id, session.id, turn.question.id, HISTORY_ROWS).await?;
+    let mut messages = vec![ChatMessage::system(prompt::system_prompt(&turn.persona, sources))];
+    messages.extend(prompt::history(&earlier, chat.backends.config.chat.history_token_budget));
+    messages.push(ChatMessage::user(&turn.question.content));
+    Ok(ChatRequest {
+        messages,
+        model: turn.persona.model.clone(),
+        temperature: Some(turn.persona.temperature as f32),
+        max_tokens: Some(turn.persona.max_tokens),
+    })
+}

@@ -1,0 +1,112 @@
+//! The index step: chunks embedded in batches and written twice, as rows (the truth for text and location) and as
+//! points (dense and sparse vectors with the tenant keys).
+
+use uuid::Uuid;
+
+use super::chunker::Chunk;
+use super::{StepError, passages, set_stage};
+use crate::ingest::entities::document;
+use crate::ingest::store::{self, NewChunk};
+use crate::platform::Backends;
+use crate::platform::vectors::{PointPayload, VectorFilter, VectorPoint, bm25_sparse};
+
+const EMBED_BATCH: usize = 64;
+
+/// Replaces whatever an earlier run wrote for `doc` with `chunks`; returns how many were written.
+pub(super) async fn index(backends: &Backends, doc: &document::Model, chunks: &[Chunk]) -> Result<usize, StepError> {
+    // A rerun (retry, reprocess) replaces everything a previous run wrote. A first run has nothing to remove, and
+    // counting through the document-id index is far cheaper than a delete by filter (a write that scans the shard
+    // and, on the embedded engine, flushes it).
+    let filter = VectorFilter::org(doc.org_id).with_documents([doc.id]);
+    if backends.vectors.count(&filter).await? > 0 {
+        backends.vectors.delete(&filter).await?;
+    }
+    store::delete_chunks(&backends.db, doc.id).await?;
+    let total = chunks.len();
+    for (batch_index, batch) in chunks.chunks(EMBED_BATCH).enumerate() {
+        let first = batch_index * EMBED_BATCH;
+        index_batch(backends, doc, first, batch).await?;
+        let done = first + batch.len();
+        let pct = 20 + i16::try_from(75 * done / total).unwrap_or(75);
+        set_stage(backends, doc, "indexing", pct).await?;
+    }
+    Ok(total)
+}
+
+/// One batch: its texts and windows embedded in one call, then its rows and points written.
+async fn index_batch(
+    backends: &Backends,
+    doc: &document::Model,
+    first: usize,
+    batch: &[Chunk],
+) -> Result<(), StepError> {
+    let inputs: Vec<String> =
+        batch.iter().map(|c| passages::contextual_text(&doc.name, &c.location, &c.text)).collect();
+    // Window vectors only exist next to a dense model (BM25 scores the chunk as a whole).
+    let windows: Vec<(usize, String)> = match &backends.embeddings {
+        Some(_) => batch
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                let name = &doc.name;
+                passages::windows(c).into_iter().map(move |w| (i, passages::contextual_text(name, &c.location, &w)))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let (dense, window_dense) = match &backends.embeddings {
+        Some(embedder) => {
+            let mut all = inputs.clone();
+            all.extend(windows.iter().map(|(_, text)| text.clone()));
+            let mut vectors = embedder.embed(&all).await?;
+            let window_vectors = vectors.split_off(inputs.len());
+            (Some(vectors), window_vectors)
+        }
+        None => (None, Vec::new()),
+    };
+    let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
+    let payload = |chunk_id: Uuid, extra: serde_json::Map<String, serde_json::Value>| PointPayload {
+        org_id: doc.org_id,
+        collection_id: doc.collection_id,
+        document_id: doc.id,
+        chunk_id,
+        extra,
+    };
+    let mut points = Vec::with_capacity(batch.len() + windows.len());
+    for ((offset, _), vector) in windows.iter().zip(window_dense) {
+        let mut extra = serde_json::Map::new();
+        extra.insert(passages::WINDOW_FLAG.into(), true.into());
+        points.push(VectorPoint {
+            id: Uuid::now_v7(),
+            dense: Some(vector),
+            sparse: None,
+            payload: payload(ids[*offset], extra),
+        });
+    }
+    let mut rows = Vec::with_capacity(batch.len());
+    for (offset, c) in batch.iter().enumerate() {
+        let id = ids[offset];
+        let mut extra = serde_json::Map::new();
+        extra.insert("ordinal".into(), (first + offset).into());
+        points.push(VectorPoint {
+            id,
+            dense: dense.as_ref().map(|d| d[offset].clone()),
+            sparse: Some(bm25_sparse(&inputs[offset])),
+            payload: payload(id, extra),
+        });
+        rows.push(NewChunk {
+            id,
+            ordinal: i32::try_from(first + offset).unwrap_or(i32::MAX),
+            text: c.text.clone(),
+            page: c.location.page.and_then(|p| i32::try_from(p).ok()),
+            slide: c.location.slide.and_then(|s| i32::try_from(s).ok()),
+            heading_path: c.location.heading_path.join(" > "),
+            start_ms: c.start_ms.and_then(|t| i64::try_from(t).ok()),
+            end_ms: c.end_ms.and_then(|t| i64::try_from(t).ok()),
+            token_count: i32::try_from(c.token_count).unwrap_or(i32::MAX),
+        });
+    }
+    store::insert_chunks(&backends.db, doc, rows).await?;
+    backends.vectors.upsert(points).await?;
+    Ok(())
+}

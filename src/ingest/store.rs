@@ -1,0 +1,314 @@
+//! sea-orm queries of the knowledge tables (collections, documents, chunks), scoped by org wherever a caller's
+//! request leads to them.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::entities::{chunk, collection, document};
+use super::views::DocumentView;
+use crate::pagination::{Page, PageQuery};
+
+pub async fn collection_in_org(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<collection::Model>, DbErr> {
+    collection::Entity::find_by_id(id).filter(collection::Column::OrgId.eq(org_id)).one(db).await
+}
+
+/// Which of `ids` are collections of `org_id`.
+pub async fn owned_collections(db: &impl ConnectionTrait, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, DbErr> {
+    collection::Entity::find()
+        .select_only()
+        .column(collection::Column::Id)
+        .filter(collection::Column::OrgId.eq(org_id))
+        .filter(collection::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+pub async fn insert_collection(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    created_by: Uuid,
+    name: String,
+    description: String,
+) -> Result<collection::Model, DbErr> {
+    let now = Utc::now();
+    collection::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(org_id),
+        name: Set(name),
+        description: Set(description),
+        created_by: Set(created_by),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn update_collection(
+    db: &impl ConnectionTrait,
+    row: collection::Model,
+    name: Option<String>,
+    description: Option<String>,
+) -> Result<collection::Model, DbErr> {
+    let mut changes: collection::ActiveModel = row.into();
+    if let Some(name) = name {
+        changes.name = Set(name);
+    }
+    if let Some(description) = description {
+        changes.description = Set(description);
+    }
+    changes.updated_at = Set(Utc::now());
+    changes.update(db).await
+}
+
+pub async fn collections_page(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<collection::Model>, DbErr> {
+    let query =
+        collection::Entity::find().filter(collection::Column::OrgId.eq(org_id)).order_by_asc(collection::Column::Name);
+    Page::fetch(query, db, page, |row| row).await
+}
+
+pub async fn document_count(db: &impl ConnectionTrait, collection_id: Uuid) -> Result<u64, DbErr> {
+    document::Entity::find().filter(document::Column::CollectionId.eq(collection_id)).count(db).await
+}
+
+pub async fn documents_of_collection(
+    db: &impl ConnectionTrait,
+    collection_id: Uuid,
+) -> Result<Vec<document::Model>, DbErr> {
+    document::Entity::find().filter(document::Column::CollectionId.eq(collection_id)).all(db).await
+}
+
+/// The row and, by cascade, its documents' rows and chunks.
+pub async fn delete_collection(db: &impl ConnectionTrait, row: collection::Model) -> Result<(), DbErr> {
+    row.delete(db).await?;
+    Ok(())
+}
+
+pub async fn document_in_org(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<document::Model>, DbErr> {
+    document::Entity::find_by_id(id).filter(document::Column::OrgId.eq(org_id)).one(db).await
+}
+
+pub struct NewDocument {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub collection_id: Uuid,
+    pub name: String,
+    pub client_content_type: Option<String>,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub blob_key: String,
+    pub uploaded_by: Uuid,
+}
+
+/// A document `queued` for the pipeline.
+pub async fn insert_document(db: &impl ConnectionTrait, new: NewDocument) -> Result<document::Model, DbErr> {
+    let now = Utc::now();
+    document::ActiveModel {
+        id: Set(new.id),
+        org_id: Set(new.org_id),
+        collection_id: Set(new.collection_id),
+        name: Set(new.name),
+        kind: Set(None),
+        client_content_type: Set(new.client_content_type),
+        size_bytes: Set(new.size_bytes),
+        sha256: Set(new.sha256),
+        blob_key: Set(new.blob_key),
+        status: Set("queued".into()),
+        stage: Set(None),
+        progress: Set(0),
+        error_code: Set(None),
+        error_message: Set(None),
+        chunk_count: Set(0),
+        uploaded_by: Set(new.uploaded_by),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn documents_page(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    collection_id: Uuid,
+    page: &PageQuery,
+) -> Result<Page<DocumentView>, DbErr> {
+    let query = document::Entity::find()
+        .filter(document::Column::OrgId.eq(org_id))
+        .filter(document::Column::CollectionId.eq(collection_id))
+        .order_by_desc(document::Column::CreatedAt);
+    Page::fetch(query, db, page, DocumentView::from).await
+}
+
+/// Back to `queued` for another run of the pipeline.
+pub async fn requeue_document(db: &impl ConnectionTrait, doc: document::Model) -> Result<document::Model, DbErr> {
+    let mut queued: document::ActiveModel = doc.into();
+    queued.status = Set("queued".into());
+    queued.stage = Set(None);
+    queued.progress = Set(0);
+    queued.error_code = Set(None);
+    queued.error_message = Set(None);
+    queued.updated_at = Set(Utc::now());
+    queued.update(db).await
+}
+
+/// The row; its chunks cascade.
+pub async fn delete_document(db: &impl ConnectionTrait, doc: document::Model) -> Result<(), DbErr> {
+    doc.delete(db).await?;
+    Ok(())
+}
+
+/// `processing` at `stage` and `pct`; `false` when the row is gone (deleted while it ran).
+pub async fn set_progress(db: &impl ConnectionTrait, id: Uuid, stage: &str, pct: i16) -> Result<bool, DbErr> {
+    let updated = document::Entity::update_many()
+        .col_expr(document::Column::Status, Expr::value("processing"))
+        .col_expr(document::Column::Stage, Expr::value(stage))
+        .col_expr(document::Column::Progress, Expr::value(pct))
+        .col_expr(document::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(document::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+pub async fn mark_ready(
+    db: &impl ConnectionTrait,
+    doc: document::Model,
+    kind: &str,
+    chunk_count: i32,
+) -> Result<document::Model, DbErr> {
+    let mut ready: document::ActiveModel = doc.into();
+    ready.status = Set("ready".into());
+    ready.stage = Set(None);
+    ready.progress = Set(100);
+    ready.kind = Set(Some(kind.into()));
+    ready.chunk_count = Set(chunk_count);
+    ready.error_code = Set(None);
+    ready.error_message = Set(None);
+    ready.updated_at = Set(Utc::now());
+    ready.update(db).await
+}
+
+pub async fn mark_failed(
+    db: &impl ConnectionTrait,
+    doc: document::Model,
+    code: &str,
+    message: &str,
+) -> Result<document::Model, DbErr> {
+    let mut failed: document::ActiveModel = doc.into();
+    failed.status = Set("failed".into());
+    failed.stage = Set(None);
+    failed.error_code = Set(Some(code.into()));
+    failed.error_message = Set(Some(message.into()));
+    failed.updated_at = Set(Utc::now());
+    failed.update(db).await
+}
+
+/// A chunk as the pipeline made it; its vectors carry the same id.
+pub struct NewChunk {
+    pub id: Uuid,
+    pub ordinal: i32,
+    pub text: String,
+    pub page: Option<i32>,
+    pub slide: Option<i32>,
+    pub heading_path: String,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub token_count: i32,
+}
+
+pub async fn insert_chunks(
+    db: &impl ConnectionTrait,
+    doc: &document::Model,
+    chunks: Vec<NewChunk>,
+) -> Result<(), DbErr> {
+    let rows = chunks.into_iter().map(|c| chunk::ActiveModel {
+        id: Set(c.id),
+        org_id: Set(doc.org_id),
+        collection_id: Set(doc.collection_id),
+        document_id: Set(doc.id),
+        ordinal: Set(c.ordinal),
+        text: Set(c.text),
+        page: Set(c.page),
+        slide: Set(c.slide),
+        heading_path: Set(c.heading_path),
+        start_ms: Set(c.start_ms),
+        end_ms: Set(c.end_ms),
+        token_count: Set(c.token_count),
+    });
+    chunk::Entity::insert_many(rows).exec(db).await?;
+    Ok(())
+}
+
+pub async fn delete_chunks(db: &impl ConnectionTrait, document_id: Uuid) -> Result<(), DbErr> {
+    chunk::Entity::delete_many().filter(chunk::Column::DocumentId.eq(document_id)).exec(db).await?;
+    Ok(())
+}
+
+/// Chunks of `org_id` by id. The org filter again, so no bug in the vector layer can leak another org's text.
+pub async fn chunks_by_id(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, chunk::Model>, DbErr> {
+    let rows = chunk::Entity::find()
+        .filter(chunk::Column::OrgId.eq(org_id))
+        .filter(chunk::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+}
+
+/// Chunks of `documents` at the given ordinals, by `(document, ordinal)`.
+pub async fn chunks_at(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    documents: &HashSet<Uuid>,
+    ordinals: HashSet<i32>,
+) -> Result<HashMap<(Uuid, i32), chunk::Model>, DbErr> {
+    let rows = chunk::Entity::find()
+        .filter(chunk::Column::OrgId.eq(org_id))
+        .filter(chunk::Column::DocumentId.is_in(documents.iter().copied()))
+        .filter(chunk::Column::Ordinal.is_in(ordinals))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|c| ((c.document_id, c.ordinal), c)).collect())
+}
+
+pub async fn document_names(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    ids: &HashSet<Uuid>,
+) -> Result<HashMap<Uuid, String>, DbErr> {
+    let rows = document::Entity::find()
+        .filter(document::Column::OrgId.eq(org_id))
+        .filter(document::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|d| (d.id, d.name)).collect())
+}
+
+/// A document by id alone: for a job that outlived its own payload's checks (marking it failed when it dies).
+pub async fn document_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<document::Model>, DbErr> {
+    document::Entity::find_by_id(id).one(db).await
+}

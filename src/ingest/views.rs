@@ -1,0 +1,178 @@
+//! What the knowledge routes take and send: collections, documents and their progress, search.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::entities::document;
+use crate::platform::events::Event;
+
+/// Longest collection name, in characters after trimming.
+pub const COLLECTION_NAME_MAX: usize = 200;
+/// Longer descriptions are cut to this many characters.
+pub const COLLECTION_DESCRIPTION_MAX: usize = 2000;
+/// Longest search query, in characters after trimming.
+pub const QUERY_MAX: usize = 2000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Biology, year 2", "description": "Cells, photosynthesis, genetics"}))]
+pub struct CreateCollection {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Cut to 2,000 characters.
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateCollection {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// Cut to 2,000 characters.
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CollectionView {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub document_count: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `multipart/form-data` with one file.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the multipart body; the handler streams the field instead of parsing it whole
+pub struct UploadForm {
+    /// PDF, DOCX, PPTX, TXT, Markdown, HTML, SRT/VTT, audio or video. The type is sniffed from the bytes.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    pub id: Uuid,
+    pub collection_id: Uuid,
+    pub name: String,
+    /// What the bytes are (`pdf`, `docx`, ...), once sniffed.
+    pub kind: Option<String>,
+    pub size_bytes: i64,
+    /// `queued` → `processing` → `ready` | `failed`.
+    pub status: String,
+    /// While processing: `reading`, `extracting`, `transcribing` (audio, video), `chunking`, `indexing`.
+    pub stage: Option<String>,
+    /// 0 to 100.
+    pub progress: i16,
+    pub chunk_count: i32,
+    /// Stable, when `failed`: e.g. `encrypted_pdf`, `zip_bomb`, `not_text`, `transcription_unavailable`,
+    /// `no_audio_track`, `transcription_failed`.
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<document::Model> for DocumentView {
+    fn from(d: document::Model) -> Self {
+        Self {
+            id: d.id,
+            collection_id: d.collection_id,
+            name: d.name,
+            kind: d.kind,
+            size_bytes: d.size_bytes,
+            status: d.status,
+            stage: d.stage,
+            progress: d.progress,
+            chunk_count: d.chunk_count,
+            error_code: d.error_code,
+            error: d.error_message,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// A document's state as it changes: the SSE `document` event, and the chat WebSocket's `document.progress`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DocumentEvent {
+    pub id: Uuid,
+    /// `queued`, `processing`, `ready` or `failed`.
+    pub status: String,
+    pub stage: Option<String>,
+    pub progress: i16,
+    pub chunk_count: i32,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+impl DocumentEvent {
+    pub fn finished(&self) -> bool {
+        matches!(self.status.as_str(), "ready" | "failed")
+    }
+}
+
+impl From<&document::Model> for DocumentEvent {
+    fn from(doc: &document::Model) -> Self {
+        Self {
+            id: doc.id,
+            status: doc.status.clone(),
+            stage: doc.stage.clone(),
+            progress: doc.progress,
+            chunk_count: doc.chunk_count,
+            error_code: doc.error_code.clone(),
+            error_message: doc.error_message.clone(),
+        }
+    }
+}
+
+/// Every document's events with their uploader, on one topic: a replica subscribes once for all its WebSocket
+/// connections rather than once per connection or document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentProgress {
+    pub uploaded_by: Uuid,
+    pub event: DocumentEvent,
+}
+
+impl Event for DocumentProgress {
+    const TOPIC: &'static str = "document-uploads";
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"query": "What does the light reaction of photosynthesis produce?", "top_k": 5}))]
+pub struct SearchRequest {
+    #[schema(min_length = 1, max_length = 2000)]
+    pub query: String,
+    /// Empty or absent: every collection of the caller's org.
+    #[serde(default)]
+    pub collection_ids: Vec<Uuid>,
+    /// 1 to 50; default 5 (values outside are brought into range).
+    pub top_k: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchHit {
+    pub chunk_id: Uuid,
+    pub document_id: Uuid,
+    pub document_name: String,
+    pub collection_id: Uuid,
+    /// The matched chunk joined with up to two neighbours either side in the same section (overlap removed).
+    pub text: String,
+    /// Fused rank score (a document's later hits lowered a little): higher is better; comparable within one
+    /// answer only. At most 1.0 in `hybrid` mode, 1/3 in `sparse` mode.
+    pub score: f32,
+    pub page: Option<i32>,
+    pub slide: Option<i32>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub heading_path: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    pub results: Vec<SearchHit>,
+    /// `hybrid`, or `sparse` when no embedding model is available.
+    pub mode: &'static str,
+}
