@@ -38,7 +38,7 @@ impl Mount {
 
 /// Every domain, initialised in dependency order, as the one list the router and the OpenAPI document read.
 async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<Vec<Mount>> {
-    let auth = auth::init(backends).context("loading the JWT signing key")?;
+    let auth = auth::init(backends).context("starting the auth domain (its signing key, its trusted proxies)")?;
     let billing = billing::init();
     let avatars = avatar::init();
     let ingest = ingest::init(backends, jobs);
@@ -46,6 +46,7 @@ async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<
     let neighbours =
         chat::Neighbours { auth: auth.clone(), ingest: ingest.clone(), personas: personas.clone(), avatars, billing };
     let chat = chat::init(backends, neighbours).await;
+    auth.keeps_user_data(Arc::new(chat.clone()));
     Ok(vec![
         Mount::new(auth::AuthApi::openapi(), auth, auth::configure),
         Mount::new(ingest::IngestApi::openapi(), ingest, ingest::configure),

@@ -40,7 +40,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     pub max_json_bytes: usize,
     pub cors_origins: Vec<String>,
-    pub trust_proxy_headers: bool,
+    /// Proxies (IPs or CIDR ranges) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -109,6 +110,8 @@ pub struct RateLimitSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct IngestSettings {
     pub max_upload_bytes: u64,
+    /// Seconds between orphan sweeps (0: never).
+    pub orphan_sweep_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -208,7 +211,8 @@ pub fn load(overrides: &Overrides) -> anyhow::Result<Settings> {
             .separator("__")
             .try_parsing(true)
             .list_separator(",")
-            .with_list_parse_key("server.cors_origins"),
+            .with_list_parse_key("server.cors_origins")
+            .with_list_parse_key("server.trusted_proxies"),
     );
     for (var, key) in [("DATABASE_URL", "database.url"), ("REDIS_URL", "redis.url"), ("QDRANT_URL", "vectors.url")] {
         let explicit = format!("BWENGE__{}", key.replace('.', "__").to_uppercase());

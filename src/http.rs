@@ -181,3 +181,62 @@ pub fn cors(allowed: &[String]) -> actix_cors::Cors {
         .expose_headers([REQUEST_ID_HEADER, header::RETRY_AFTER])
         .max_age(600)
 }
+
+/// The client's address: the connection's peer, unless the peer is one of `trusted` proxies; then the rightmost
+/// `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left are whatever the client wrote,
+/// so they are never believed). An entry that does not parse as an address ends the walk at the last trusted hop.
+pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv4Addr};
+    let peer = req.peer_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in forwarded.into_iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn ip(peer: &str, forwarded: Option<&str>, trusted: &[&str]) -> String {
+        let peer = std::net::SocketAddr::new(peer.parse().unwrap(), 4000);
+        let mut req = TestRequest::default().peer_addr(peer);
+        if let Some(value) = forwarded {
+            req = req.insert_header(("x-forwarded-for", value));
+        }
+        let trusted: Vec<ipnet::IpNet> = trusted.iter().map(|t| t.parse().unwrap()).collect();
+        client_ip(&req.to_http_request(), &trusted).to_string()
+    }
+
+    #[test]
+    fn the_client_is_the_first_hop_no_trusted_proxy_vouches_for() {
+        assert_eq!(ip("203.0.113.9", Some("1.2.3.4"), &[]), "203.0.113.9", "no trusted proxies: the peer");
+        assert_eq!(ip("203.0.113.9", Some("1.2.3.4"), &["10.0.0.0/8"]), "203.0.113.9", "an untrusted peer's header");
+        assert_eq!(ip("10.0.0.2", Some("198.51.100.7"), &["10.0.0.0/8"]), "198.51.100.7");
+        // A client that writes its own header only adds entries on the left: they are never believed.
+        assert_eq!(ip("10.0.0.2", Some("6.6.6.6, 198.51.100.7"), &["10.0.0.0/8"]), "198.51.100.7");
+        assert_eq!(ip("10.0.0.2", Some("198.51.100.7, 10.0.0.5"), &["10.0.0.0/8"]), "198.51.100.7", "two proxies");
+        assert_eq!(ip("10.0.0.2", Some("not-an-ip, 198.51.100.7"), &["10.0.0.0/8"]), "198.51.100.7");
+        assert_eq!(ip("10.0.0.2", Some(&"x".repeat(500)), &["10.0.0.0/8"]), "10.0.0.2", "junk: the proxy itself");
+        assert_eq!(ip("10.0.0.2", None, &["10.0.0.0/8"]), "10.0.0.2");
+        assert_eq!(ip("::1", Some("2001:db8::1"), &["::1/128"]), "2001:db8::1");
+    }
+}

@@ -86,15 +86,17 @@ fn error_response(description: String) -> RefOr<Response> {
 
 /// The errors the extractors, the auth layer and the JSON reader produce, on the operations they can reach.
 fn add_shared_errors(method: &str, op: &mut Operation) {
-    let params = op.parameters.iter().flatten().filter_map(|p| match p {
-        RefOr::T(p) => Some(p.parameter_in.clone()),
+    let params: Vec<_> = op.parameters.iter().flatten().filter_map(|p| match p {
+        RefOr::T(p) => Some(p),
         RefOr::Ref(_) => None,
+    }).collect();
+    let path = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Path));
+    // A free-text query parameter cannot be malformed; a number, an enum or a bounded one can.
+    let query = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query) && !free_text(p));
+    let bounded_query = params.iter().any(|p| {
+        let schema = serde_json::to_value(&p.schema).unwrap_or_default();
+        matches!(p.parameter_in, ParameterIn::Query) && (schema.get("minimum").is_some() || schema.get("maximum").is_some())
     });
-    let (mut path, mut query) = (false, false);
-    for place in params {
-        path |= matches!(place, ParameterIn::Path);
-        query |= matches!(place, ParameterIn::Query);
-    }
     let json_body = matches!(&op.request_body, Some(RefOr::T(body)) if body.content.contains_key("application/json"));
     let secured = op.security.is_some();
     let min_role = op.extensions.as_ref().and_then(|e| e.get("x-min-role")).and_then(|v| v.as_str().map(str::to_owned));
@@ -114,7 +116,12 @@ fn add_shared_errors(method: &str, op: &mut Operation) {
         shared.push(("400", bad_request.join("; ")));
     }
     if secured {
-        shared.push(("401", "`missing_token`, `invalid_token` or `token_expired`: sign in (again)".into()));
+        shared.push((
+            "401",
+            "`missing_token`, `unsupported_auth_scheme` (not `Bearer`), `invalid_token` or `token_expired`: sign in \
+             (again)"
+                .into(),
+        ));
         let role_limited = min_role.as_deref().is_some_and(|r| r != "student");
         if role_limited || method != "GET" {
             shared.push((
@@ -123,10 +130,17 @@ fn add_shared_errors(method: &str, op: &mut Operation) {
             ));
         }
     }
+    if bounded_query {
+        shared.push(("422", "`out_of_range`: a query parameter is outside its documented range".into()));
+    }
     if json_body {
         shared.push(("413", "`payload_too_large`: the body is over `server.max_json_bytes`".into()));
         shared.push(("415", "`unsupported_media_type`: the body is not `application/json`".into()));
-        shared.push(("422", "`invalid_body`: valid JSON of the wrong shape (a missing field, a wrong type)".into()));
+        let description = "`invalid_body`: valid JSON of the wrong shape (a missing field, a wrong type)";
+        match shared.iter_mut().find(|(status, _)| *status == "422") {
+            Some((_, both)) => *both = format!("{description}; {both}"),
+            None => shared.push(("422", description.into())),
+        }
     }
     if secured {
         shared.push(("429", "`rate_limited`: too many requests; wait `Retry-After` seconds".into()));
@@ -135,6 +149,16 @@ fn add_shared_errors(method: &str, op: &mut Operation) {
     for (status, description) in shared {
         op.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
     }
+}
+
+fn free_text(param: &utoipa::openapi::path::Parameter) -> bool {
+    let schema = serde_json::to_value(&param.schema).unwrap_or_default();
+    let string = match &schema["type"] {
+        serde_json::Value::String(kind) => kind == "string",
+        serde_json::Value::Array(kinds) => kinds.iter().all(|k| k == "string" || k == "null"),
+        _ => false,
+    };
+    string && schema.get("enum").is_none() && schema.get("format").is_none() && schema.get("maxLength").is_none()
 }
 
 /// OpenAPI requires a description on every response; a route that gave none gets its status's reason.

@@ -6,6 +6,8 @@ use crate::error::ApiError;
 pub enum AuthError {
     #[error("this route needs an `Authorization: Bearer <token>` header")]
     MissingToken,
+    #[error("only `Authorization: Bearer <token>` is accepted (an access token or an API key)")]
+    UnsupportedAuthScheme,
     #[error("the access token is not valid")]
     InvalidToken,
     #[error("the access token has expired; refresh it")]
@@ -46,6 +48,7 @@ impl AuthError {
     pub fn api(&self) -> ApiError {
         let (status, code) = match self {
             Self::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
+            Self::UnsupportedAuthScheme => (StatusCode::UNAUTHORIZED, "unsupported_auth_scheme"),
             Self::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
             Self::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),

@@ -59,16 +59,25 @@ impl FromRequest for AuthUser {
         let req = req.clone();
         Box::pin(async move {
             let auth = service(&req)?;
-            let token = bearer_token(&req).ok_or(AuthError::MissingToken)?;
+            let token = bearer_token(&req)?;
             auth.authenticate(token, req.method()).await
         })
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+/// The bearer token of the `Authorization` header. Another scheme (`Basic`, ...) is named as such, so a client
+/// sending the wrong kind of credential learns it instead of being told it sent none.
+fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Err(AuthError::MissingToken) };
+    let value = value.to_str().map_err(|_| AuthError::InvalidToken)?.trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::UnsupportedAuthScheme);
+    }
+    match token.trim() {
+        "" => Err(AuthError::MissingToken),
+        token => Ok(token),
+    }
 }
 
 /// A minimum role, as a type: `RequireRole<Admin>`, `RequireRole<Staff>`.
@@ -132,13 +141,16 @@ mod tests {
 
     #[test]
     fn bearer_token_parsing_is_strict_about_the_scheme() {
-        let req = TestRequest::default().insert_header(("authorization", "Bearer abc.def")).to_http_request();
-        assert_eq!(bearer_token(&req), Some("abc.def"));
-        let req = TestRequest::default().insert_header(("authorization", "bearer  xyz ")).to_http_request();
-        assert_eq!(bearer_token(&req), Some("xyz"));
-        let req = TestRequest::default().insert_header(("authorization", "Basic abc")).to_http_request();
-        assert_eq!(bearer_token(&req), None);
-        let req = TestRequest::default().insert_header(("authorization", "Bearer ")).to_http_request();
-        assert_eq!(bearer_token(&req), None);
+        let token = |value: &str| {
+            let req = TestRequest::default().insert_header(("authorization", value)).to_http_request();
+            bearer_token(&req).map(str::to_owned).map_err(|e| e.api().code)
+        };
+        assert_eq!(token("Bearer abc.def"), Ok("abc.def".into()));
+        assert_eq!(token("bearer  xyz "), Ok("xyz".into()));
+        assert_eq!(token("Basic abc"), Err("unsupported_auth_scheme"));
+        assert_eq!(token("Digest"), Err("unsupported_auth_scheme"));
+        assert_eq!(token("Bearer "), Err("missing_token"));
+        let none = TestRequest::default().to_http_request();
+        assert_eq!(bearer_token(&none).map_err(|e| e.api().code), Err("missing_token"));
     }
 }

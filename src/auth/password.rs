@@ -7,7 +7,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use zxcvbn::Score;
 
 pub const MIN_LENGTH: usize = 10;
-const MAX_LENGTH: usize = 256;
+/// Longer passwords are refused everywhere, sign-in included, before any hashing: argon2 over a megabyte is a
+/// cheap way to burn a server's CPU.
+pub const MAX_LENGTH: usize = 256;
 
 /// `Err` names the rule the password breaks, for the client to show as is.
 pub fn check_policy(password: &str, hints: &[&str]) -> Result<(), String> {

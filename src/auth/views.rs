@@ -50,6 +50,10 @@ impl Role {
 pub const NAME_MAX: usize = 200;
 /// RFC 5321's limit on a whole address.
 pub const EMAIL_MAX: usize = 320;
+/// Refresh tokens and invitation tokens are 43 characters (plus a prefix); anything much longer is not one.
+pub const TOKEN_MAX: usize = 200;
+/// Longest search text for people, and longest audit action filter.
+pub const QUERY_MAX: usize = 200;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"org_name": "Kigali Hill School", "email": "amina@hill.example.org",
@@ -69,7 +73,7 @@ pub struct RegisterRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"email": "amina@hill.example.org", "password": "correct horse battery staple"}))]
 pub struct LoginRequest {
-    #[schema(format = Email, max_length = 320)]
+    #[schema(max_length = 320)]
     pub email: String,
     #[schema(max_length = 256)]
     pub password: String,
@@ -153,6 +157,7 @@ pub struct Me {
 #[into_params(parameter_in = Query)]
 pub struct UserFilter {
     /// Matches name or email, case-insensitively.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     pub role: Option<Role>,
 }
@@ -285,6 +290,7 @@ impl From<audit::Model> for AuditEntry {
 #[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only entries with this action.
+    #[param(max_length = 200)]
     pub action: Option<String>,
 }
 

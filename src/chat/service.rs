@@ -12,7 +12,7 @@ use super::hub::{ChatHub, Outbox, TurnGuard};
 use super::store::{self, NewMessage};
 use super::turn::{self, Turn, TurnResult};
 use super::views::{MessageView, ServerFrame, SessionView};
-use crate::auth::{AuthService, AuthUser, Role};
+use crate::auth::{AuthService, AuthUser, Role, UserData};
 use crate::avatar::AvatarService;
 use crate::billing::{BillingService, Quota};
 use crate::ingest::IngestService;
@@ -179,6 +179,16 @@ impl ChatService {
                 outbox.frame(&ServerFrame::error(err.code(), err.api().message));
             }
         });
+    }
+}
+
+/// A student's conversations are personal data: they go with the student.
+#[async_trait::async_trait]
+impl UserData for ChatService {
+    async fn erase_user(&self, org_id: Uuid, user_id: Uuid) -> anyhow::Result<()> {
+        let sessions = store::delete_sessions_of(&self.backends.db, org_id, user_id).await?;
+        tracing::info!(%user_id, sessions, "deleted a user's chat sessions");
+        Ok(())
     }
 }
 

@@ -21,6 +21,8 @@ use super::service::{self, ChatService};
 use super::views::{ClientFrame, ServerFrame, SessionView};
 use crate::auth::AuthUser;
 
+/// The longest `client_id` echoed back (it is the client's, not stored).
+const CLIENT_ID_MAX: usize = 100;
 /// Messages sent on `session.open` without `last_seen_message_id`, and at most after it.
 const HISTORY_LIMIT: u64 = 200;
 /// The close code when the connection's access token expires (401, in the range for applications).
@@ -202,6 +204,9 @@ impl Connection {
     }
 
     async fn send(&mut self, session_id: Uuid, content: &str, client_id: Option<String>) -> Result<(), ChatError> {
+        if client_id.as_ref().is_some_and(|id| id.chars().count() > CLIENT_ID_MAX) {
+            return Err(ChatError::Invalid(format!("client_id must be at most {CLIENT_ID_MAX} characters")));
+        }
         let session = self
             .open
             .get(&session_id)

@@ -175,3 +175,13 @@ pub async fn recent_before(
         .all(db)
         .await
 }
+
+/// Every session of a user, and with them (a cascading key) their messages. Returns how many sessions went.
+pub async fn delete_sessions_of(db: &impl ConnectionTrait, org_id: Uuid, user_id: Uuid) -> Result<u64, sea_orm::DbErr> {
+    let deleted = chat_session::Entity::delete_many()
+        .filter(chat_session::Column::OrgId.eq(org_id))
+        .filter(chat_session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}

@@ -191,7 +191,13 @@ pub enum ClientFrame {
     /// Asks the tutor in an open session (the student who owns it only). Answered by `message.accepted`, then the
     /// answer's frames.
     #[serde(rename = "message.send")]
-    MessageSend { session_id: Uuid, content: String, client_id: Option<String> },
+    MessageSend {
+        session_id: Uuid,
+        content: String,
+        /// The client's own id for the question, echoed in `message.accepted`; at most 100 characters.
+        #[schema(max_length = 100)]
+        client_id: Option<String>,
+    },
     /// Tells the session's other watchers the sender is typing.
     #[serde(rename = "typing")]
     Typing { session_id: Uuid },

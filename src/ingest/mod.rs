@@ -10,6 +10,7 @@ mod retrieval;
 mod routes;
 pub mod service;
 mod store;
+mod sweep;
 pub mod views;
 
 use std::sync::Arc;
@@ -36,9 +37,11 @@ use crate::platform::jobs::JobRegistry;
 )]
 pub struct IngestApi;
 
-/// The domain's service, and its pipeline registered on the job queue.
+/// The domain's service, its pipeline and its orphan sweep registered on the job queue (the sweep scheduled).
 pub fn init(backends: &Backends, jobs: &mut JobRegistry) -> IngestService {
     jobs.register(pipeline::KIND, Arc::new(pipeline::IngestJob { backends: backends.clone() }));
+    jobs.register(sweep::KIND, sweep::handler(backends));
+    sweep::schedule(backends);
     IngestService::new(backends)
 }
 

@@ -12,6 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{chunk, collection, document};
+use super::views::DELETING;
 use super::views::DocumentView;
 use crate::pagination::{Page, PageQuery};
 
@@ -160,25 +161,13 @@ pub async fn documents_page(
     Page::fetch(query, db, page, DocumentView::from).await
 }
 
-/// Back to `queued` for another run of the pipeline.
-pub async fn requeue_document(db: &impl ConnectionTrait, doc: document::Model) -> Result<document::Model, DbErr> {
-    let mut queued: document::ActiveModel = doc.into();
-    queued.status = Set("queued".into());
-    queued.stage = Set(None);
-    queued.progress = Set(0);
-    queued.error_code = Set(None);
-    queued.error_message = Set(None);
-    queued.updated_at = Set(Utc::now());
-    queued.update(db).await
-}
-
 /// The row; its chunks cascade.
 pub async fn delete_document(db: &impl ConnectionTrait, doc: document::Model) -> Result<(), DbErr> {
     doc.delete(db).await?;
     Ok(())
 }
 
-/// `processing` at `stage` and `pct`; `false` when the row is gone (deleted while it ran).
+/// `processing` at `stage` and `pct`; `false` when the row is gone or being deleted (the job must stop).
 pub async fn set_progress(db: &impl ConnectionTrait, id: Uuid, stage: &str, pct: i16) -> Result<bool, DbErr> {
     let updated = document::Entity::update_many()
         .col_expr(document::Column::Status, Expr::value("processing"))
@@ -186,42 +175,113 @@ pub async fn set_progress(db: &impl ConnectionTrait, id: Uuid, stage: &str, pct:
         .col_expr(document::Column::Progress, Expr::value(pct))
         .col_expr(document::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(document::Column::Id.eq(id))
+        .filter(document::Column::Status.ne(DELETING))
         .exec(db)
         .await?;
     Ok(updated.rows_affected == 1)
 }
 
-pub async fn mark_ready(
-    db: &impl ConnectionTrait,
-    doc: document::Model,
-    kind: &str,
-    chunk_count: i32,
-) -> Result<document::Model, DbErr> {
-    let mut ready: document::ActiveModel = doc.into();
-    ready.status = Set("ready".into());
-    ready.stage = Set(None);
-    ready.progress = Set(100);
-    ready.kind = Set(Some(kind.into()));
-    ready.chunk_count = Set(chunk_count);
-    ready.error_code = Set(None);
-    ready.error_message = Set(None);
-    ready.updated_at = Set(Utc::now());
-    ready.update(db).await
+/// The status of a document that is still there (`None`: deleted).
+pub async fn document_status(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<String>, DbErr> {
+    document::Entity::find_by_id(id)
+        .select_only()
+        .column(document::Column::Status)
+        .into_tuple::<String>()
+        .one(db)
+        .await
 }
 
+/// `ready` with its kind and chunk count, unless it is being deleted (then `None`).
+pub async fn mark_ready(
+    db: &impl ConnectionTrait,
+    doc: &document::Model,
+    kind: &str,
+    chunk_count: i32,
+) -> Result<Option<document::Model>, DbErr> {
+    let updated = document::Entity::update_many()
+        .col_expr(document::Column::Status, Expr::value("ready"))
+        .col_expr(document::Column::Stage, Expr::value(Option::<String>::None))
+        .col_expr(document::Column::Progress, Expr::value(100i16))
+        .col_expr(document::Column::Kind, Expr::value(kind))
+        .col_expr(document::Column::ChunkCount, Expr::value(chunk_count))
+        .col_expr(document::Column::ErrorCode, Expr::value(Option::<String>::None))
+        .col_expr(document::Column::ErrorMessage, Expr::value(Option::<String>::None))
+        .col_expr(document::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(document::Column::Id.eq(doc.id))
+        .filter(document::Column::Status.ne(DELETING))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    document_by_id(db, doc.id).await
+}
+
+/// `failed` with a stable code and a message for the uploader, unless it is being deleted (then `None`).
 pub async fn mark_failed(
     db: &impl ConnectionTrait,
-    doc: document::Model,
+    doc: &document::Model,
     code: &str,
     message: &str,
-) -> Result<document::Model, DbErr> {
-    let mut failed: document::ActiveModel = doc.into();
-    failed.status = Set("failed".into());
-    failed.stage = Set(None);
-    failed.error_code = Set(Some(code.into()));
-    failed.error_message = Set(Some(message.into()));
-    failed.updated_at = Set(Utc::now());
-    failed.update(db).await
+) -> Result<Option<document::Model>, DbErr> {
+    let updated = document::Entity::update_many()
+        .col_expr(document::Column::Status, Expr::value("failed"))
+        .col_expr(document::Column::Stage, Expr::value(Option::<String>::None))
+        .col_expr(document::Column::ErrorCode, Expr::value(code))
+        .col_expr(document::Column::ErrorMessage, Expr::value(message))
+        .col_expr(document::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(document::Column::Id.eq(doc.id))
+        .filter(document::Column::Status.ne(DELETING))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    document_by_id(db, doc.id).await
+}
+
+/// Marks a document as being deleted: its job stops at its next step, and writes nothing more.
+pub async fn mark_deleting(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
+    document::Entity::update_many()
+        .col_expr(document::Column::Status, Expr::value(DELETING))
+        .col_expr(document::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(document::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks every document of a collection as being deleted.
+pub async fn mark_collection_deleting(db: &impl ConnectionTrait, collection_id: Uuid) -> Result<(), DbErr> {
+    document::Entity::update_many()
+        .col_expr(document::Column::Status, Expr::value(DELETING))
+        .col_expr(document::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(document::Column::CollectionId.eq(collection_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Back to `queued` from `ready` or `failed`; `None` when it is queued, processing or being deleted.
+pub async fn claim_for_reprocess(
+    db: &impl ConnectionTrait,
+    doc: &document::Model,
+) -> Result<Option<document::Model>, DbErr> {
+    let updated = document::Entity::update_many()
+        .col_expr(document::Column::Status, Expr::value("queued"))
+        .col_expr(document::Column::Stage, Expr::value(Option::<String>::None))
+        .col_expr(document::Column::Progress, Expr::value(0i16))
+        .col_expr(document::Column::ErrorCode, Expr::value(Option::<String>::None))
+        .col_expr(document::Column::ErrorMessage, Expr::value(Option::<String>::None))
+        .col_expr(document::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(document::Column::Id.eq(doc.id))
+        .filter(document::Column::Status.is_in(["ready", "failed"]))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    document_by_id(db, doc.id).await
 }
 
 /// A chunk as the pipeline made it; its vectors carry the same id.
@@ -311,4 +371,21 @@ pub async fn document_names(
 /// A document by id alone: for a job that outlived its own payload's checks (marking it failed when it dies).
 pub async fn document_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<document::Model>, DbErr> {
     document::Entity::find_by_id(id).one(db).await
+}
+
+/// Which of `ids` are documents that exist (any org: for the orphan sweep).
+pub async fn existing_documents(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashSet<Uuid>, DbErr> {
+    let mut found = HashSet::new();
+    // Bounded IN lists: SQLite allows about 32k bound values per statement.
+    for batch in ids.chunks(1000) {
+        let rows: Vec<Uuid> = document::Entity::find()
+            .select_only()
+            .column(document::Column::Id)
+            .filter(document::Column::Id.is_in(batch.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
 }

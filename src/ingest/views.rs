@@ -8,20 +8,26 @@ use uuid::Uuid;
 use super::entities::document;
 use crate::platform::events::Event;
 
+/// The status of a document whose deletion has begun: its job stops and writes nothing more.
+pub const DELETING: &str = "deleting";
 /// Longest collection name, in characters after trimming.
 pub const COLLECTION_NAME_MAX: usize = 200;
-/// Longer descriptions are cut to this many characters.
+/// Longest collection description, in characters after trimming.
 pub const COLLECTION_DESCRIPTION_MAX: usize = 2000;
 /// Longest search query, in characters after trimming.
 pub const QUERY_MAX: usize = 2000;
+/// Most collections one search may name.
+pub const SEARCH_COLLECTIONS_MAX: usize = 100;
+/// Most passages one search returns.
+pub const TOP_K_MAX: usize = 50;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "Biology, year 2", "description": "Cells, photosynthesis, genetics"}))]
 pub struct CreateCollection {
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
-    /// Cut to 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
 }
 
@@ -29,7 +35,7 @@ pub struct CreateCollection {
 pub struct UpdateCollection {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
-    /// Cut to 2,000 characters.
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
 }
 
@@ -60,7 +66,7 @@ pub struct DocumentView {
     /// What the bytes are (`pdf`, `docx`, ...), once sniffed.
     pub kind: Option<String>,
     pub size_bytes: i64,
-    /// `queued` → `processing` → `ready` | `failed`.
+    /// `queued` → `processing` → `ready` | `failed`; `deleting` while a deletion runs.
     pub status: String,
     /// While processing: `reading`, `extracting`, `transcribing` (audio, video), `chunking`, `indexing`.
     pub stage: Option<String>,
@@ -147,9 +153,11 @@ pub struct SearchRequest {
     pub query: String,
     /// Empty or absent: every collection of the caller's org.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub collection_ids: Vec<Uuid>,
-    /// 1 to 50; default 5 (values outside are brought into range).
-    pub top_k: Option<usize>,
+    /// Default 5.
+    #[schema(minimum = 1, maximum = 50)]
+    pub top_k: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -148,6 +148,9 @@ pub async fn metrics(state: web::Data<Backends>) -> Result<HttpResponse, ApiErro
         }
         Err(err) => tracing::warn!(error = ?err, "could not read job queue depth"),
     }
+    if let Some(topics) = state.pubsub.local_topics() {
+        state.metrics.pubsub_topics.set(i64::try_from(topics).unwrap_or(i64::MAX));
+    }
     let text = state.metrics.render().map_err(|e| anyhow::anyhow!(e))?;
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text))
 }

@@ -12,6 +12,11 @@ pub struct Metrics {
     pub http_in_flight: IntGauge,
     pub jobs_depth: IntGaugeVec,
     pub job_outcomes: IntCounterVec,
+    /// Records that must exist but could not be written (an audit entry after its action happened): each is also
+    /// logged as an error with its request id; an operator alerts on this.
+    pub records_lost: IntCounterVec,
+    /// Pub/sub topics this process holds a channel for (in-process pub/sub only).
+    pub pubsub_topics: IntGauge,
 }
 
 impl Metrics {
@@ -36,8 +41,24 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(http_in_flight.clone()))?;
         registry.register(Box::new(jobs_depth.clone()))?;
+        let records_lost = IntCounterVec::new(
+            Opts::new("records_lost_total", "Records that could not be written, by kind"),
+            &["kind"],
+        )?;
         registry.register(Box::new(job_outcomes.clone()))?;
-        Ok(Self { registry, http_requests, http_duration, http_in_flight, jobs_depth, job_outcomes })
+        let pubsub_topics = IntGauge::new("pubsub_topics", "Pub/sub topics with a channel in this process")?;
+        registry.register(Box::new(records_lost.clone()))?;
+        registry.register(Box::new(pubsub_topics.clone()))?;
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            http_in_flight,
+            jobs_depth,
+            job_outcomes,
+            records_lost,
+            pubsub_topics,
+        })
     }
 
     /// The Prometheus text exposition of everything registered.

@@ -88,6 +88,21 @@ impl Storage {
         }
     }
 
+    /// Every key under `prefix`, with when it was last written: for maintenance (an orphan sweep), not requests.
+    pub async fn list(&self, prefix: &str) -> anyhow::Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+        use futures_util::TryStreamExt;
+        let root_parts = self.root.parts().count();
+        let listed: Vec<object_store::ObjectMeta> =
+            self.store.list(Some(&self.path(prefix))).try_collect().await.with_context(|| format!("listing {prefix}"))?;
+        Ok(listed
+            .into_iter()
+            .map(|meta| {
+                let key: Vec<String> = meta.location.parts().skip(root_parts).map(|p| p.as_ref().to_owned()).collect();
+                (key.join("/"), meta.last_modified)
+            })
+            .collect())
+    }
+
     /// A round trip to the store: a `head` of a key that does not exist must answer "not found".
     pub async fn health(&self) -> anyhow::Result<()> {
         match self.store.head(&self.path(".bwenge-health")).await {
@@ -118,5 +133,8 @@ mod tests {
         storage.put_file("org/1/doc/3", &big).await.unwrap();
         assert_eq!(storage.get("org/1/doc/3").await.unwrap().as_ref(), data.as_slice());
         assert!(storage.get("org/1/doc/2").await.is_err());
+        let listed: Vec<String> = storage.list("org/1").await.unwrap().into_iter().map(|(key, _)| key).collect();
+        assert_eq!(listed, ["org/1/doc/3"]);
+        assert!(storage.list("org/2").await.unwrap().is_empty());
     }
 }

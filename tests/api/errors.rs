@@ -58,7 +58,10 @@ async fn missing_or_malformed_token_is_401() {
     let app = spawn_app().await;
     assert_error(app.get("/api/v1/auth/me").await, 401, "missing_token").await;
     let basic = app.client.get(app.url("/api/v1/auth/me")).header("authorization", "Basic abc").send().await.unwrap();
-    assert_error(basic, 401, "missing_token").await;
+    let body = assert_error(basic, 401, "unsupported_auth_scheme").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("Bearer"), "{body}");
+    let empty = app.client.get(app.url("/api/v1/auth/me")).header("authorization", "Bearer ").send().await.unwrap();
+    assert_error(empty, 401, "missing_token").await;
     assert_error(app.get_as("/api/v1/auth/me", "not-a-jwt").await, 401, "invalid_token").await;
     assert_error(app.get_as("/api/v1/users", "bwk_not-a-key").await, 401, "invalid_token").await;
 }
@@ -69,4 +72,18 @@ async fn a_bad_path_id_is_a_clear_400() {
     let admin = app.register("Paths").await;
     assert_error(app.get_as("/api/v1/users/not-a-uuid", &admin.access_token).await, 400, "invalid_path").await;
     assert_error(app.get_as("/api/v1/users?page=abc", &admin.access_token).await, 400, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn page_numbers_out_of_range_are_refused_not_crashed_on() {
+    let app = spawn_app().await;
+    let admin = app.register("Pages").await;
+    for path in ["/api/v1/sessions", "/api/v1/collections", "/api/v1/users", "/api/v1/personas", "/api/v1/audit"] {
+        for query in ["page=9223372036854775806", "page=0", "per_page=101", "per_page=0"] {
+            let response = app.get_as(&format!("{path}?{query}"), &admin.access_token).await;
+            assert_error(response, 422, "out_of_range").await;
+        }
+        let fine = app.get_as(&format!("{path}?page=1000000&per_page=100"), &admin.access_token).await;
+        assert_eq!(fine.status(), 200, "{path}");
+    }
 }

@@ -119,6 +119,33 @@ async fn deleting_a_user_ends_their_sessions_and_is_audited() {
     let app = spawn_app().await;
     let admin = app.register("Deletion").await;
     let student = app.invite(&admin, "student").await;
+    let classmate = app.invite(&admin, "student").await;
+    // Both students talk to a tutor; only the deleted one's conversations may go.
+    let persona: serde_json::Value = app
+        .post_as("/api/v1/personas", &admin.access_token, &json!({ "name": "Tutor", "greeting": "Hello!" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let persona = persona["id"].as_str().unwrap();
+    let mut sessions = Vec::new();
+    for who in [&student, &classmate] {
+        let session: serde_json::Value = app
+            .post_as(&format!("/api/v1/personas/{persona}/sessions"), &who.access_token, &json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = session["id"].as_str().unwrap().to_owned();
+        let asked = app
+            .post_as(&format!("/api/v1/sessions/{id}/messages"), &who.access_token, &json!({ "content": "Why?" }))
+            .await;
+        assert_eq!(asked.status(), 200);
+        sessions.push(id);
+    }
+    let read = app.get_as(&format!("/api/v1/sessions/{}/messages", sessions[0]), &admin.access_token).await;
+    assert_eq!(read.json::<serde_json::Value>().await.unwrap()["total"], 3, "greeting, question, answer");
+
     let deleted =
         app.send(Method::DELETE, &format!("/api/v1/users/{}", student.id), Some(&admin.access_token), None).await;
     assert_eq!(deleted.status(), 204);
@@ -126,9 +153,41 @@ async fn deleting_a_user_ends_their_sessions_and_is_audited() {
         .await;
     let refresh = app.post_json("/api/v1/auth/refresh", &json!({ "refresh_token": student.refresh_token })).await;
     assert_error(refresh, 401, "invalid_refresh_token").await;
+    // Staff can no longer read the deleted student's conversation, and nothing of it is left in the tables.
+    let gone = app.get_as(&format!("/api/v1/sessions/{}/messages", sessions[0]), &admin.access_token).await;
+    assert_error(gone, 404, "not_found").await;
+    assert_eq!(count_rows(&app, "chat_sessions", &student.id).await, 0);
+    assert_eq!(count_messages_of_sessions(&app, &sessions[0]).await, 0);
+    // The classmate's conversation is untouched.
+    let kept = app.get_as(&format!("/api/v1/sessions/{}/messages", sessions[1]), &admin.access_token).await;
+    assert_eq!(kept.json::<serde_json::Value>().await.unwrap()["total"], 3);
     let audit: serde_json::Value =
         app.get_as("/api/v1/audit?action=user.deleted", &admin.access_token).await.json().await.unwrap();
     assert_eq!(audit["items"][0]["target_id"], student.id.as_str());
+}
+
+async fn count_rows(app: &crate::helpers::TestApp, table: &str, user_id: &str) -> i64 {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    use sea_orm::ConnectionTrait;
+    let user: uuid::Uuid = user_id.parse().unwrap();
+    let query = Query::select()
+        .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new("user_id")).eq(user))
+        .to_owned();
+    app.backends.db.query_one(&query).await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
+}
+
+async fn count_messages_of_sessions(app: &crate::helpers::TestApp, session_id: &str) -> i64 {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    use sea_orm::ConnectionTrait;
+    let session: uuid::Uuid = session_id.parse().unwrap();
+    let query = Query::select()
+        .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
+        .from(Alias::new("chat_messages"))
+        .and_where(Expr::col(Alias::new("session_id")).eq(session))
+        .to_owned();
+    app.backends.db.query_one(&query).await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use crate::pagination::{Page, PageQuery};
 pub async fn list(
     auth: web::Data<AuthService>,
     caller: RequireRole<Admin>,
-    page: web::Query<PageQuery>,
+    page: PageQuery,
     filter: web::Query<AuditFilter>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Ok().json(auth.audit_log(&caller.user, &filter, &page).await?))

@@ -20,7 +20,7 @@ use crate::pagination::{Page, PageQuery};
 pub async fn list(
     auth: web::Data<AuthService>,
     caller: RequireRole<Staff>,
-    page: web::Query<PageQuery>,
+    page: PageQuery,
     filter: web::Query<UserFilter>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Ok().json(auth.list_users(&caller.user, &filter, &page).await?))

@@ -3,12 +3,12 @@
 
 use uuid::Uuid;
 
-use super::{Audit, AuthService, require_text};
+use super::{Audit, AuthService, bounded, require_text};
 use crate::auth::error::AuthError;
 use crate::auth::extractors::{AuthUser, ClientIp, Credential};
 use crate::auth::secrets;
 use crate::auth::store::{self, NewApiKey};
-use crate::auth::views::{ApiKeyCreated, ApiKeyView, AuditEntry, AuditFilter, CreateApiKey, NAME_MAX};
+use crate::auth::views::{ApiKeyCreated, ApiKeyView, AuditEntry, AuditFilter, CreateApiKey, NAME_MAX, QUERY_MAX};
 use crate::pagination::{Page, PageQuery};
 
 /// Keys never manage keys: a leaked key must not be able to mint or hide others.
@@ -63,6 +63,9 @@ impl AuthService {
         filter: &AuditFilter,
         page: &PageQuery,
     ) -> Result<Page<AuditEntry>, AuthError> {
+        if let Some(action) = &filter.action {
+            bounded("action", action, QUERY_MAX)?;
+        }
         Ok(store::audit_page(&self.backends.db, caller.org_id, filter, page).await?)
     }
 }

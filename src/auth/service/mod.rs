@@ -5,7 +5,7 @@ mod keys;
 mod people;
 mod signin;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix_web::HttpRequest;
@@ -25,13 +25,59 @@ use crate::platform::Backends;
 pub struct AuthService {
     backends: Backends,
     jwt: Arc<JwtKeys>,
+    /// Whose `X-Forwarded-For` is believed.
+    trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// The domains that keep a person's data, told when the person is deleted (see [`UserData`]).
+    user_data: Arc<RwLock<Vec<Arc<dyn UserData>>>>,
+}
+
+/// A domain that keeps data of a person which must go with them (a student's chats). It registers itself with
+/// [`AuthService::keeps_user_data`]; auth then asks it to erase a person's data before their account goes, and
+/// needs no knowledge of what the data is.
+#[async_trait::async_trait]
+pub trait UserData: Send + Sync + 'static {
+    async fn erase_user(&self, org_id: Uuid, user_id: Uuid) -> anyhow::Result<()>;
 }
 
 impl AuthService {
     /// Loads (or, on a first start, creates) the token signing key.
     pub fn new(backends: &Backends) -> anyhow::Result<Self> {
         let jwt = JwtKeys::load(&backends.config)?;
-        Ok(Self { backends: backends.clone(), jwt: Arc::new(jwt) })
+        let trusted_proxies = backends
+            .config
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| anyhow::anyhow!("server.trusted_proxies: {entry:?} is not an address or CIDR range"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self {
+            backends: backends.clone(),
+            jwt: Arc::new(jwt),
+            trusted_proxies: Arc::new(trusted_proxies),
+            user_data: Arc::default(),
+        })
+    }
+
+    /// Registers a domain whose data of a person goes when the person is deleted.
+    pub fn keeps_user_data(&self, owner: Arc<dyn UserData>) {
+        if let Ok(mut owners) = self.user_data.write() {
+            owners.push(owner);
+        }
+    }
+
+    /// Every registered domain erases the person's data; the first failure stops the deletion.
+    async fn erase_user_data(&self, org_id: Uuid, user_id: Uuid) -> Result<(), AuthError> {
+        let owners: Vec<Arc<dyn UserData>> = self.user_data.read().map(|o| o.clone()).unwrap_or_default();
+        for owner in owners {
+            owner.erase_user(org_id, user_id).await?;
+        }
+        Ok(())
     }
 
     fn settings(&self) -> &Settings {
@@ -107,17 +153,19 @@ impl AuthService {
         self.limit(&format!("auth:ip:{}", ip.0), limit, Duration::from_secs(60)).await
     }
 
-    /// The address rate limits and the audit log use for this request (see [`ClientIp`]).
+    /// The address rate limits and the audit log use for this request (see [`crate::http::client_ip`]).
     pub fn client_ip(&self, req: &HttpRequest) -> ClientIp {
-        let info = req.connection_info();
-        let ip = if self.settings().server.trust_proxy_headers { info.realip_remote_addr() } else { info.peer_addr() };
-        ClientIp(ip.unwrap_or("unknown").to_owned())
+        ClientIp(crate::http::client_ip(req, &self.trusted_proxies).to_string())
     }
 
-    /// Writes an audit entry. A failure is logged, never raised: the action it records has already happened.
+    /// Writes an audit entry. Its fields are bounded where they are built (an address is a parsed IP, details are
+    /// built from bounded input), so it fits its columns on every database. A failure is not raised (the action it
+    /// records has already happened) but never silent: it is logged as an error with the request id and counted
+    /// in `bwenge_records_lost_total{kind="audit"}`, which an operator alerts on.
     pub async fn audit(&self, entry: Audit) {
         let action = entry.row.action;
         if let Err(err) = store::insert_audit(&self.backends.db, entry.row).await {
+            self.backends.metrics.records_lost.with_label_values(&["audit"]).inc();
             tracing::error!(error = ?err, action, "could not write an audit entry");
         }
     }
@@ -177,6 +225,15 @@ impl Audit {
         self.row.details = details;
         self
     }
+}
+
+/// At most `max` characters, or a 422 naming the field: the first check on any input that is stored, logged, hashed
+/// or used as a key.
+pub(super) fn bounded<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str, AuthError> {
+    if value.chars().count() > max {
+        return Err(AuthError::Invalid(format!("{field} must be at most {max} characters")));
+    }
+    Ok(value)
 }
 
 /// Trimmed, non-empty, at most `max` characters.

@@ -13,14 +13,14 @@ use chrono::Utc;
 use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
-use super::{Audit, AuthService, normalize_email, require_text, unique_as_email_taken};
+use super::{Audit, AuthService, bounded, normalize_email, require_text, unique_as_email_taken};
 use crate::auth::entities::user;
 use crate::auth::error::AuthError;
 use crate::auth::extractors::{AuthUser, ClientIp};
 use crate::auth::store::{self, NewInvitation, NewUser, Tokens, UserChanges};
 use crate::auth::views::{
-    AcceptInvitation, CreateInvitation, InvitationCreated, NAME_MAX, Role, TokenResponse, UpdateUser, UserFilter,
-    UserView,
+    AcceptInvitation, CreateInvitation, InvitationCreated, NAME_MAX, QUERY_MAX, Role, TOKEN_MAX, TokenResponse,
+    UpdateUser, UserFilter, UserView,
 };
 use crate::auth::{password, secrets};
 use crate::pagination::{Page, PageQuery};
@@ -34,6 +34,9 @@ impl AuthService {
         filter: &UserFilter,
         page: &PageQuery,
     ) -> Result<Page<UserView>, AuthError> {
+        if let Some(q) = &filter.q {
+            bounded("q", q, QUERY_MAX)?;
+        }
         Ok(store::users_page(&self.backends.db, caller.org_id, filter, page).await?)
     }
 
@@ -82,6 +85,8 @@ impl AuthService {
             return Err(AuthError::Conflict("admins cannot delete themselves".into()));
         }
         let target_id = target.id;
+        // Their data first: if erasing fails, the account is still there and deleting again finishes the job.
+        self.erase_user_data(target.org_id, target.id).await?;
         store::delete_user(&self.backends.db, target).await?;
         self.audit(Audit::by(caller, ip, "user.deleted").target("user", target_id)).await;
         Ok(())
@@ -137,6 +142,9 @@ impl AuthService {
         body: AcceptInvitation,
     ) -> Result<TokenResponse, AuthError> {
         self.limit_ip(ip).await?;
+        if token.len() > TOKEN_MAX {
+            return Err(AuthError::InvalidInvitation);
+        }
         let now = Utc::now();
         let db = &self.backends.db;
         let invite = store::invitation_by_hash(db, &secrets::digest(token.trim()))

@@ -10,11 +10,13 @@ use chrono::Utc;
 use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
-use super::{Audit, AuthService, normalize_email, require_text, unique_as_email_taken};
+use super::{Audit, AuthService, bounded, normalize_email, require_text, unique_as_email_taken};
 use crate::auth::error::AuthError;
 use crate::auth::extractors::{AuthUser, ClientIp, Credential};
 use crate::auth::store::{self, NewUser, Tokens};
-use crate::auth::views::{LoginRequest, Me, NAME_MAX, OrgView, RegisterRequest, Role, TokenResponse, UserView};
+use crate::auth::views::{
+    EMAIL_MAX, LoginRequest, Me, NAME_MAX, OrgView, RegisterRequest, Role, TOKEN_MAX, TokenResponse, UserView,
+};
 use crate::auth::{password, secrets};
 
 impl AuthService {
@@ -43,22 +45,26 @@ impl AuthService {
     }
 
     pub async fn login(&self, body: LoginRequest, ip: &ClientIp) -> Result<TokenResponse, AuthError> {
+        // Bounded before anything else: the email becomes a rate-limit key and goes in the audit log, the password
+        // through argon2.
+        bounded("email", &body.email, EMAIL_MAX)?;
+        bounded("password", &body.password, password::MAX_LENGTH)?;
         self.limit_ip(ip).await?;
         let email = body.email.trim().to_lowercase();
         // Failed attempts are counted per account, so guessing from many IPs hits this wall too; once it is
-        // reached even the right password waits out the window.
+        // reached even the right password waits out the window. Every attempt is counted before the password is
+        // checked (so concurrent guesses cannot all slip past the count), and one that succeeds is taken back.
         let failures_key = format!("auth:login-failures:{email}");
         let per_account = self.settings().ratelimit.login_per_account_per_15min;
         let limiter = &self.backends.rate_limiter;
-        let locked = limiter.peek(&failures_key, per_account).await?;
-        if !locked.allowed {
-            return Err(AuthError::RateLimited(locked.reset_after.as_secs().max(1)));
+        let counted = limiter.hit(&failures_key, per_account, Duration::from_secs(15 * 60)).await?;
+        if !counted.allowed {
+            return Err(AuthError::RateLimited(counted.reset_after.as_secs().max(1)));
         }
         let db = &self.backends.db;
         let found = store::user_by_email(db, &email).await?;
         let stored = found.as_ref().map_or_else(|| password::decoy_hash().to_owned(), |u| u.password_hash.clone());
         if !password::verify(body.password, stored).await? {
-            limiter.hit(&failures_key, per_account, Duration::from_secs(15 * 60)).await?;
             // A known account's org sees the attempt in its log; an unknown email is logged with no org.
             let mut entry = Audit::in_org(found.as_ref().map(|u| u.org_id), None, ip, "login.failed")
                 .details(serde_json::json!({ "email": email }));
@@ -68,6 +74,7 @@ impl AuthService {
             self.audit(entry).await;
             return Err(AuthError::InvalidCredentials);
         }
+        limiter.undo(&failures_key).await?;
         let Some(account) = found else { return Err(AuthError::InvalidCredentials) };
         if !account.active {
             return Err(AuthError::AccountDisabled);
@@ -78,6 +85,7 @@ impl AuthService {
     }
 
     pub async fn refresh(&self, token: &str, ip: &ClientIp) -> Result<TokenResponse, AuthError> {
+        bounded("refresh_token", token, TOKEN_MAX)?;
         self.limit_ip(ip).await?;
         let db = &self.backends.db;
         let presented = store::refresh_token_by_hash(db, &secrets::digest(token.trim()))
@@ -105,6 +113,9 @@ impl AuthService {
 
     /// Ends `refresh_token`'s family (one device), or without it every session of the caller.
     pub async fn logout(&self, caller: &AuthUser, refresh_token: Option<&str>) -> Result<(), AuthError> {
+        if let Some(token) = refresh_token {
+            bounded("refresh_token", token, TOKEN_MAX)?;
+        }
         let db = &self.backends.db;
         let which = match refresh_token {
             None => Tokens::User(caller.user_id),

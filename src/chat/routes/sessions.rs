@@ -36,7 +36,7 @@ pub async fn create_session(
 pub async fn list_sessions(
     chat: web::Data<ChatService>,
     caller: AuthUser,
-    page: web::Query<PageQuery>,
+    page: PageQuery,
 ) -> Result<HttpResponse, ChatError> {
     Ok(HttpResponse::Ok().json(chat.list_sessions(&caller, &page).await?))
 }
@@ -53,7 +53,7 @@ pub async fn list_messages(
     chat: web::Data<ChatService>,
     caller: AuthUser,
     id: web::Path<Uuid>,
-    page: web::Query<PageQuery>,
+    page: PageQuery,
 ) -> Result<HttpResponse, ChatError> {
     Ok(HttpResponse::Ok().json(chat.messages(&caller, *id, &page).await?))
 }

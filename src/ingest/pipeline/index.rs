@@ -7,6 +7,7 @@ use super::chunker::Chunk;
 use super::{StepError, passages, set_stage};
 use crate::ingest::entities::document;
 use crate::ingest::store::{self, NewChunk};
+use crate::ingest::views::DELETING;
 use crate::platform::Backends;
 use crate::platform::vectors::{PointPayload, VectorFilter, VectorPoint, bm25_sparse};
 
@@ -106,7 +107,23 @@ async fn index_batch(
             token_count: i32::try_from(c.token_count).unwrap_or(i32::MAX),
         });
     }
-    store::insert_chunks(&backends.db, doc, rows).await?;
+    if let Err(err) = store::insert_chunks(&backends.db, doc, rows).await {
+        // A deletion that removed the row makes the insert fail on its foreign key: that is not worth a retry.
+        return Err(if still_wanted(backends, doc).await? { StepError::Retry(err.into()) } else { StepError::Gone });
+    }
     backends.vectors.upsert(points).await?;
+    // The deletion may have begun while these were written, after it removed the document's vectors: remove them
+    // again. (A deletion that begins after this check removes its vectors after these writes.)
+    if !still_wanted(backends, doc).await? {
+        let filter = VectorFilter::org(doc.org_id).with_documents([doc.id]);
+        backends.vectors.delete(&filter).await?;
+        return Err(StepError::Gone);
+    }
     Ok(())
+}
+
+/// Whether the document is still there and not being deleted.
+async fn still_wanted(backends: &Backends, doc: &document::Model) -> Result<bool, StepError> {
+    let status = store::document_status(&backends.db, doc.id).await?;
+    Ok(status.is_some_and(|s| s != DELETING))
 }

@@ -51,6 +51,8 @@ impl From<ExtractError> for Failure {
 }
 
 enum StepError {
+    /// The document was deleted (or its deletion began) while the job ran: stop, and write nothing more.
+    Gone,
     Document(Failure),
     Retry(anyhow::Error),
     /// Worth another attempt (an upstream outage); on the job's last attempt the document fails with this.
@@ -75,12 +77,16 @@ impl JobHandler for IngestJob {
         let last_attempt = job.attempts >= job.max_attempts;
         match self.ingest(doc.clone()).await {
             Ok(()) => Ok(()),
+            Err(StepError::Gone) => {
+                tracing::info!(document = %doc.id, "document deleted while it was processed; stopped");
+                Ok(())
+            }
             Err(StepError::RetryOrFail(failure)) if !last_attempt => {
                 tracing::warn!(document = %doc.id, code = failure.code, "ingest attempt failed; will retry");
                 Err(JobError::Retry(anyhow::anyhow!("{}: {}", failure.code, failure.message)))
             }
             Err(StepError::Document(failure) | StepError::RetryOrFail(failure)) => {
-                fail(&self.backends, doc, failure.code, &failure.message).await.map_err(JobError::Retry)?;
+                fail(&self.backends, &doc, failure.code, &failure.message).await.map_err(JobError::Retry)?;
                 Ok(())
             }
             Err(StepError::Retry(cause)) => {
@@ -94,12 +100,20 @@ impl JobHandler for IngestJob {
         // Out of attempts: say so on the document instead of leaving it `processing` forever.
         let Ok(payload) = serde_json::from_value::<Payload>(job.payload.clone()) else { return };
         if let Ok(Some(doc)) = store::document_by_id(&self.backends.db, payload.document_id).await {
-            let message = format!(
-                "processing failed after {} attempts; reprocess to try again ({})",
-                job.attempts,
-                job.last_error.as_deref().unwrap_or("no detail")
+            // The uploader (a student may read it too) gets a stable code and a plain message; what went wrong
+            // inside (an upstream's words, a storage path) goes to the log only.
+            tracing::warn!(
+                document = %doc.id,
+                attempts = job.attempts,
+                last_error = job.last_error.as_deref().unwrap_or("none"),
+                "document processing gave up"
             );
-            if let Err(err) = fail(&self.backends, doc, "processing_failed", &message).await {
+            let message = format!(
+                "Processing failed after {} attempts. Reprocess the document to try again; if it keeps failing, \
+                 an administrator can find the cause in the server log.",
+                job.attempts
+            );
+            if let Err(err) = fail(&self.backends, &doc, "processing_failed", &message).await {
                 tracing::error!(error = ?err, "could not mark a document failed");
             }
         }
@@ -129,7 +143,8 @@ impl IngestJob {
             return Err(StepError::Document(Failure { code: "empty_document", message: message.into() }));
         }
         let total = index::index(b, &doc, &chunks).await?;
-        let ready = store::mark_ready(&b.db, doc, kind_name(kind), i32::try_from(total).unwrap_or(i32::MAX)).await?;
+        let count = i32::try_from(total).unwrap_or(i32::MAX);
+        let ready = store::mark_ready(&b.db, &doc, kind_name(kind), count).await?.ok_or(StepError::Gone)?;
         progress::publish_state(b.pubsub.as_ref(), &ready).await;
         tracing::info!(document = %ready.id, chunks = total, "document ready");
         Ok(())
@@ -184,21 +199,26 @@ pub fn kind_name(kind: DocKind) -> &'static str {
     }
 }
 
-async fn set_stage(backends: &Backends, doc: &document::Model, stage: &str, pct: i16) -> anyhow::Result<()> {
-    if store::set_progress(&backends.db, doc.id, stage, pct).await? {
-        let mut event = DocumentEvent::from(doc);
-        event.status = "processing".into();
-        event.stage = Some(stage.into());
-        event.progress = pct;
-        progress::publish(backends.pubsub.as_ref(), doc, event).await;
+/// Records and announces the stage; `Gone` when the document was deleted or its deletion began.
+async fn set_stage(backends: &Backends, doc: &document::Model, stage: &str, pct: i16) -> Result<(), StepError> {
+    if !store::set_progress(&backends.db, doc.id, stage, pct).await? {
+        return Err(StepError::Gone);
     }
+    let mut event = DocumentEvent::from(doc);
+    event.status = "processing".into();
+    event.stage = Some(stage.into());
+    event.progress = pct;
+    progress::publish(backends.pubsub.as_ref(), doc, event).await;
     Ok(())
 }
 
-async fn fail(backends: &Backends, doc: document::Model, code: &str, message: &str) -> anyhow::Result<()> {
-    let id = doc.id;
-    let failed = store::mark_failed(&backends.db, doc, code, message).await?;
-    tracing::warn!(document = %id, code, "document failed");
-    progress::publish_state(backends.pubsub.as_ref(), &failed).await;
+async fn fail(backends: &Backends, doc: &document::Model, code: &str, message: &str) -> anyhow::Result<()> {
+    match store::mark_failed(&backends.db, doc, code, message).await? {
+        Some(failed) => {
+            tracing::warn!(document = %doc.id, code, "document failed");
+            progress::publish_state(backends.pubsub.as_ref(), &failed).await;
+        }
+        None => tracing::info!(document = %doc.id, "document deleted before it could be marked failed"),
+    }
     Ok(())
 }

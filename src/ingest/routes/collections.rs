@@ -34,7 +34,7 @@ pub async fn create(
 pub async fn list(
     ingest: web::Data<IngestService>,
     caller: AuthUser,
-    page: web::Query<PageQuery>,
+    page: PageQuery,
 ) -> Result<HttpResponse, IngestError> {
     Ok(HttpResponse::Ok().json(ingest.list_collections(&caller, &page).await?))
 }

@@ -99,7 +99,7 @@ pub async fn list(
     ingest: web::Data<IngestService>,
     caller: AuthUser,
     id: web::Path<Uuid>,
-    page: web::Query<PageQuery>,
+    page: PageQuery,
 ) -> Result<HttpResponse, IngestError> {
     Ok(HttpResponse::Ok().json(ingest.list_documents(&caller, *id, &page).await?))
 }

@@ -16,13 +16,15 @@ use crate::ingest::views::{SearchRequest, SearchResponse};
     extensions(("x-min-role" = json!("student"))),
     responses((status = 200, description = "the passages, best first", body = SearchResponse),
         (status = 404, description = "`not_found`: a collection is not the organisation's", body = ErrorBody),
-        (status = 422, description = "`invalid_request` (an empty or too long query) or `invalid_body`",
+        (status = 422, description = "`invalid_request` (an empty or too long query, too many collections, top_k \
+            out of range) or `invalid_body`",
             body = ErrorBody)))]
 pub async fn search(
     ingest: web::Data<IngestService>,
     caller: AuthUser,
     body: web::Json<SearchRequest>,
 ) -> Result<HttpResponse, IngestError> {
-    let top_k = body.top_k.unwrap_or(5).clamp(1, 50);
+    // Out of range is refused by the service; a number too big for this machine's word is out of range too.
+    let top_k = usize::try_from(body.top_k.unwrap_or(5)).unwrap_or(usize::MAX);
     Ok(HttpResponse::Ok().json(ingest.search(caller.org_id, &body.collection_ids, &body.query, top_k).await?))
 }

@@ -21,8 +21,12 @@ fn name_of(value: &str) -> Result<String, IngestError> {
     Ok(name.to_owned())
 }
 
-fn description_of(value: &str) -> String {
-    value.trim().chars().take(COLLECTION_DESCRIPTION_MAX).collect()
+fn description_of(value: &str) -> Result<String, IngestError> {
+    let description = value.trim();
+    if description.chars().count() > COLLECTION_DESCRIPTION_MAX {
+        return Err(IngestError::Invalid(format!("description must be at most {COLLECTION_DESCRIPTION_MAX} characters")));
+    }
+    Ok(description.to_owned())
 }
 
 impl IngestService {
@@ -43,7 +47,7 @@ impl IngestService {
         caller: &AuthUser,
         body: &CreateCollection,
     ) -> Result<CollectionView, IngestError> {
-        let (name, description) = (name_of(&body.name)?, description_of(&body.description));
+        let (name, description) = (name_of(&body.name)?, description_of(&body.description)?);
         let row = store::insert_collection(&self.backends.db, caller.org_id, caller.user_id, name, description).await?;
         self.view(row).await
     }
@@ -74,7 +78,7 @@ impl IngestService {
     ) -> Result<CollectionView, IngestError> {
         let row = self.collection(caller.org_id, id).await?;
         let name = body.name.as_deref().map(name_of).transpose()?;
-        let description = body.description.as_deref().map(description_of);
+        let description = body.description.as_deref().map(description_of).transpose()?;
         let row = store::update_collection(&self.backends.db, row, name, description).await?;
         self.view(row).await
     }
@@ -86,6 +90,8 @@ impl IngestService {
     pub async fn delete_collection(&self, caller: &AuthUser, id: Uuid) -> Result<(), IngestError> {
         let row = self.collection(caller.org_id, id).await?;
         let b = &self.backends;
+        // Its documents' jobs stop first (see `delete_document`).
+        store::mark_collection_deleting(&b.db, row.id).await?;
         let filter = VectorFilter::org(row.org_id).with_collections([row.id]);
         b.vectors.delete(&filter).await.map_err(|e| anyhow::Error::new(e).context("deleting collection vectors"))?;
         for doc in store::documents_of_collection(&b.db, row.id).await? {

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use futures_util::stream::BoxStream;
 use uuid::Uuid;
 
@@ -13,9 +14,9 @@ use crate::ingest::error::IngestError;
 use crate::ingest::pipeline::{self, extract};
 use crate::ingest::progress;
 use crate::ingest::store::{self, NewDocument};
-use crate::ingest::views::{DocumentEvent, DocumentView};
+use crate::ingest::views::{DELETING, DocumentEvent, DocumentView};
 use crate::pagination::{Page, PageQuery};
-use crate::platform::jobs::NewJob;
+use crate::platform::jobs::{NewJob, now_ms};
 use crate::platform::vectors::VectorFilter;
 
 /// A file received whole on local disk, with what the client said about it.
@@ -67,15 +68,35 @@ impl IngestService {
             client_content_type: file.content_type.clone(),
             size_bytes: i64::try_from(file.size).unwrap_or(i64::MAX),
             sha256: file.sha256.clone(),
-            blob_key,
+            blob_key: blob_key.clone(),
             uploaded_by: caller.user_id,
         };
-        let row = store::insert_document(&b.db, new).await?;
-        self.enqueue(&row).await?;
+        // The row and its job commit together: a document is never left `queued` with no job to run it. The blob
+        // is written first (an object store takes no part in the transaction) and removed if the commit fails; a
+        // crash in between leaves only a blob with no row, which the orphan sweep removes.
+        let stored = async {
+            let txn = b.db.begin().await?;
+            let row = store::insert_document(&txn, new).await?;
+            self.enqueue_in(&txn, &row).await?;
+            txn.commit().await?;
+            Ok::<_, IngestError>(row)
+        }
+        .await;
+        let row = match stored {
+            Ok(row) => row,
+            Err(err) => {
+                if let Err(cleanup) = b.objects.delete(&blob_key).await {
+                    tracing::warn!(error = ?cleanup, "could not remove the blob of a failed upload");
+                }
+                return Err(err);
+            }
+        };
+        self.queued(&row).await;
         Ok(DocumentView::from(row))
     }
 
-    async fn enqueue(&self, doc: &document::Model) -> Result<(), IngestError> {
+    /// Queues the pipeline for `doc` on `conn` (the transaction that wrote the row).
+    async fn enqueue_in(&self, conn: &impl ConnectionTrait, doc: &document::Model) -> Result<(), IngestError> {
         let payload = serde_json::to_value(pipeline::Payload { document_id: doc.id, org_id: doc.org_id })
             .map_err(anyhow::Error::from)?;
         let job = NewJob {
@@ -84,9 +105,14 @@ impl IngestService {
             org_id: Some(doc.org_id),
             dedupe_key: Some(format!("ingest:{}", doc.id)),
         };
-        self.backends.jobs.enqueue(job).await?;
-        progress::publish_state(self.backends.pubsub.as_ref(), doc).await;
+        self.backends.jobs.enqueue_in(conn, job, now_ms()).await?;
         Ok(())
+    }
+
+    /// After the commit: a worker is woken and the uploader told.
+    async fn queued(&self, doc: &document::Model) {
+        self.backends.jobs.wake();
+        progress::publish_state(self.backends.pubsub.as_ref(), doc).await;
     }
 
     pub async fn list_documents(
@@ -103,11 +129,14 @@ impl IngestService {
         Ok(DocumentView::from(self.document(caller.org_id, id).await?))
     }
 
-    /// Vectors first, then the file, then the row (its chunks cascade): if a step fails the row is still there,
-    /// and deleting again finishes the job instead of leaving unreachable vectors behind.
+    /// Marked `deleting` first, so a job still working on it stops and writes nothing more (it checks after every
+    /// write, and removes what it wrote last if the deletion began meanwhile); then its vectors, its file, and the
+    /// row (its chunks cascade). A step that fails leaves the row, so deleting again finishes the job; the orphan
+    /// sweep removes whatever a crash leaves behind.
     pub async fn delete_document(&self, caller: &AuthUser, id: Uuid) -> Result<(), IngestError> {
         let doc = self.document(caller.org_id, id).await?;
         let b = &self.backends;
+        store::mark_deleting(&b.db, doc.id).await?;
         let filter = VectorFilter::org(doc.org_id).with_documents([doc.id]);
         b.vectors.delete(&filter).await.map_err(|e| anyhow::Error::new(e).context("deleting document vectors"))?;
         b.objects.delete(&doc.blob_key).await?;
@@ -118,11 +147,18 @@ impl IngestService {
     /// Runs the pipeline again (after a failure, or once a transcription provider is configured).
     pub async fn reprocess(&self, caller: &AuthUser, id: Uuid) -> Result<DocumentView, IngestError> {
         let doc = self.document(caller.org_id, id).await?;
-        if matches!(doc.status.as_str(), "queued" | "processing") {
-            return Err(IngestError::Conflict("the document is already being processed".into()));
-        }
-        let row = store::requeue_document(&self.backends.db, doc).await?;
-        self.enqueue(&row).await?;
+        let txn = self.backends.db.begin().await?;
+        // The status change is the claim: of two concurrent reprocesses, one queues the job.
+        let Some(row) = store::claim_for_reprocess(&txn, &doc).await? else {
+            let why = match doc.status.as_str() {
+                DELETING => "the document is being deleted",
+                _ => "the document is already being processed",
+            };
+            return Err(IngestError::Conflict(why.into()));
+        };
+        self.enqueue_in(&txn, &row).await?;
+        txn.commit().await?;
+        self.queued(&row).await;
         Ok(DocumentView::from(row))
     }
 
@@ -132,7 +168,9 @@ impl IngestService {
         caller: &AuthUser,
         id: Uuid,
     ) -> Result<BoxStream<'static, DocumentEvent>, IngestError> {
-        // Subscribe before reading the row, so no change falls between the two.
+        // Access first: an id the caller may not see must not even open a subscription (a topic per random id).
+        self.document(caller.org_id, id).await?;
+        // Then subscribe before reading the state it starts from, so no change falls between the two.
         let updates = progress::subscribe(self.backends.pubsub.as_ref(), id).await?;
         let current = DocumentEvent::from(&self.document(caller.org_id, id).await?);
         Ok(futures_util::stream::iter([current]).chain(updates).boxed())

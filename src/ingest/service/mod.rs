@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::entities::{collection, document};
 use super::error::IngestError;
-use super::views::{DocumentProgress, QUERY_MAX, SearchResponse};
+use super::views::{DocumentProgress, QUERY_MAX, SEARCH_COLLECTIONS_MAX, SearchResponse, TOP_K_MAX};
 use super::{retrieval, store};
 use crate::platform::{Backends, events};
 
@@ -58,10 +58,22 @@ impl IngestService {
         if query.is_empty() || query.chars().count() > QUERY_MAX {
             return Err(IngestError::Invalid(format!("query must be 1 to {QUERY_MAX} characters")));
         }
+        if collection_ids.len() > SEARCH_COLLECTIONS_MAX {
+            return Err(IngestError::Invalid(format!("at most {SEARCH_COLLECTIONS_MAX} collection_ids")));
+        }
+        if !(1..=TOP_K_MAX).contains(&top_k) {
+            return Err(IngestError::Invalid(format!("top_k must be 1 to {TOP_K_MAX}")));
+        }
         if !self.missing_collections(org_id, collection_ids).await?.is_empty() {
             return Err(IngestError::NotFound("collection"));
         }
         retrieval::search(&self.backends, org_id, collection_ids, query, top_k).await
+    }
+
+    /// Removes vectors and files whose document is gone now (the job does it every `ingest.orphan_sweep_secs`).
+    pub async fn sweep_orphans(&self) -> anyhow::Result<(usize, usize)> {
+        let swept = super::sweep::sweep(&self.backends).await?;
+        Ok((swept.vector_documents, swept.blobs))
     }
 
     /// Every document's progress events from now on, each with its uploader (on every replica's bus): the chat

@@ -38,7 +38,7 @@ pub async fn create(
 pub async fn list(
     personas: web::Data<PersonaService>,
     caller: AuthUser,
-    page: web::Query<PageQuery>,
+    page: PageQuery,
 ) -> Result<HttpResponse, PersonaError> {
     Ok(HttpResponse::Ok().json(personas.list(&caller, &page).await?))
 }

@@ -116,8 +116,17 @@ impl JobQueue {
         out
     }
 
+    /// Queues `job` to run now, and wakes an idle worker of this process.
     #[tracing::instrument(skip(self, job), fields(kind = %job.kind))]
     pub async fn enqueue(&self, job: NewJob) -> anyhow::Result<Uuid> {
+        let id = self.enqueue_in(&self.db, job, now_ms()).await?;
+        self.wake();
+        Ok(id)
+    }
+
+    /// Queues `job` to run at `run_at` (Unix ms) on `conn`, which may be a transaction: a job enqueued with the row
+    /// it works on exists exactly when the row does. Call [`Self::wake`] once the transaction has committed.
+    pub async fn enqueue_in(&self, conn: &impl ConnectionTrait, job: NewJob, run_at: i64) -> anyhow::Result<Uuid> {
         let id = Uuid::now_v7();
         let now = now_ms();
         let sql = "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, org_id, dedupe_key, \
@@ -128,24 +137,27 @@ impl JobQueue {
             job.kind.clone().into(),
             job.payload.into(),
             self.settings.max_attempts.into(),
-            now.into(),
+            run_at.into(),
             job.org_id.into(),
             job.dedupe_key.clone().into(),
             now.into(),
             now.into(),
         ];
-        let inserted = self.db.execute_raw(self.stmt(sql, values)).await.context("enqueueing a job")?;
+        let inserted = conn.execute_raw(self.stmt(sql, values)).await.context("enqueueing a job")?;
         if inserted.rows_affected() == 1 {
-            self.wake.notify_one();
             return Ok(id);
         }
         let key = job.dedupe_key.context("insert skipped without a dedupe key")?;
-        let row = self
-            .db
+        let row = conn
             .query_one_raw(self.stmt("SELECT id FROM jobs WHERE dedupe_key = ?", vec![key.into()]))
             .await?
             .context("deduplicated job vanished")?;
         Ok(row.try_get("", "id")?)
+    }
+
+    /// Tells an idle worker of this process that a job is due (one enqueued in a transaction that has committed).
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// Takes the next due job of one of `kinds` (or one whose lease expired: its worker died) and leases it to

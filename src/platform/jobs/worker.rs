@@ -55,7 +55,8 @@ pub enum Outcome {
     Dead,
     /// Shutdown came first: the job went back to the queue untouched.
     Released,
-    /// The lease expired while the job ran and another worker took it over; this run's result was dropped.
+    /// The lease expired while the job ran and another worker took it over: this run was stopped (or, if it had
+    /// just finished, its result dropped).
     LeaseLost,
 }
 
@@ -122,19 +123,26 @@ impl Worker {
             handler.on_dead(job).await;
             return Ok(Outcome::Dead);
         }
-        let heartbeat = self.spawn_heartbeat(job.id);
+        let lost = CancellationToken::new();
+        let heartbeat = self.spawn_heartbeat(job.id, lost.clone());
         let result = tokio::select! {
-            result = handler.run(job) => Some(result),
-            () = abort.cancelled() => None,
+            result = handler.run(job) => Ended::Ran(result),
+            () = abort.cancelled() => Ended::Aborted,
+            // Another worker owns the job now (this one stalled past its lease): stop before both write.
+            () = lost.cancelled() => Ended::LeaseLost,
         };
         drop(heartbeat);
         let outcome = match result {
-            None => {
+            Ended::Aborted => {
                 self.queue.release(job.id, &self.id).await?;
                 tracing::info!("job handed back to the queue at shutdown");
                 Outcome::Released
             }
-            Some(Ok(())) => {
+            Ended::LeaseLost => {
+                tracing::warn!("job stopped: its lease was lost to another worker");
+                Outcome::LeaseLost
+            }
+            Ended::Ran(Ok(())) => {
                 if self.queue.complete(job.id, &self.id).await? {
                     Outcome::Succeeded
                 } else {
@@ -142,7 +150,7 @@ impl Worker {
                     Outcome::LeaseLost
                 }
             }
-            Some(Err(err)) => {
+            Ended::Ran(Err(err)) => {
                 let (cause, permanent) = match &err {
                     JobError::Retry(e) => (e, false),
                     JobError::Permanent(e) => (e, true),
@@ -167,8 +175,9 @@ impl Worker {
         Ok(outcome)
     }
 
-    /// Renews the lease at a third of its length, so only a dead process (not a slow job) loses it.
-    fn spawn_heartbeat(&self, id: uuid::Uuid) -> AbortOnDrop {
+    /// Renews the lease at a third of its length, so only a dead or stalled process (not a slow job) loses it;
+    /// cancels `lost` when the lease is no longer this worker's.
+    fn spawn_heartbeat(&self, id: uuid::Uuid, lost: CancellationToken) -> AbortOnDrop {
         let queue = self.queue.clone();
         let worker = self.id.clone();
         let every = Duration::from_millis((queue.settings().lease_secs * 1000 / 3).max(100));
@@ -177,7 +186,10 @@ impl Worker {
                 tokio::time::sleep(every).await;
                 match queue.extend_lease(id, &worker, now_ms()).await {
                     Ok(true) => {}
-                    Ok(false) => break,
+                    Ok(false) => {
+                        lost.cancel();
+                        break;
+                    }
                     Err(err) => tracing::warn!(error = ?err, "could not extend a job lease"),
                 }
             }
@@ -200,6 +212,15 @@ impl Worker {
             }
         }
     }
+}
+
+/// How a job's run ended.
+enum Ended {
+    Ran(Result<(), JobError>),
+    /// Shutdown past its grace period.
+    Aborted,
+    /// The heartbeat found the lease taken over.
+    LeaseLost,
 }
 
 /// Stops the heartbeat however the job's future ends, including when the future itself is dropped: a lease

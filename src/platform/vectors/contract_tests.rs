@@ -220,12 +220,34 @@ pub(super) async fn rejects_invalid_input(store: &dyn VectorStore) {
 }
 
 /// Runs every shared scenario; the store must already be set up for dimension [`DIM`].
+/// The orphan sweep's two calls: which documents have points (any org), and deleting by document id alone.
+async fn maintenance_lists_and_deletes_documents_across_orgs(store: &dyn VectorStore) {
+    let (org_a, org_b, coll) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (doc_a, doc_b, kept) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let points = vec![
+        point(Uuid::new_v4(), (org_a, coll, doc_a), basis(0), "first orphan"),
+        point(Uuid::new_v4(), (org_a, coll, doc_a), basis(1), "first orphan again"),
+        point(Uuid::new_v4(), (org_b, coll, doc_b), basis(2), "second orphan"),
+        point(Uuid::new_v4(), (org_b, coll, kept), basis(3), "kept"),
+    ];
+    store.upsert(points).await.unwrap();
+    let listed: HashSet<Uuid> = store.document_ids(100_000).await.unwrap().into_iter().collect();
+    assert!([doc_a, doc_b, kept].iter().all(|d| listed.contains(d)), "every document with points is listed");
+    store.delete_documents(&[doc_a, doc_b]).await.unwrap();
+    assert_eq!(store.count(&VectorFilter::org(org_a)).await.unwrap(), 0);
+    assert_eq!(store.count(&VectorFilter::org(org_b)).await.unwrap(), 1, "other documents stay");
+    let listed: HashSet<Uuid> = store.document_ids(100_000).await.unwrap().into_iter().collect();
+    assert!(!listed.contains(&doc_a) && listed.contains(&kept));
+    store.delete_documents(&[]).await.unwrap();
+}
+
 pub(super) async fn run_all(store: &dyn VectorStore) {
     tenant_isolation_and_ranking(store).await;
     filters(store).await;
     delete_by_document(store).await;
     upsert_is_idempotent(store).await;
     rejects_invalid_input(store).await;
+    maintenance_lists_and_deletes_documents_across_orgs(store).await;
     store.flush().await.unwrap();
     store.health().await.unwrap();
 }

@@ -188,6 +188,11 @@ pub trait VectorStore: Send + Sync + 'static {
     async fn optimize(&self) -> Result<(), VectorError> {
         Ok(())
     }
+    /// Maintenance, not tenant queries: up to `limit` distinct `document_id`s with points stored, across every
+    /// org (an orphan sweep compares them with the documents that exist).
+    async fn document_ids(&self, limit: usize) -> Result<Vec<Uuid>, VectorError>;
+    /// Maintenance: deletes every point of these documents, whatever their org (document ids are unique).
+    async fn delete_documents(&self, ids: &[Uuid]) -> Result<(), VectorError>;
 }
 
 /// Checks shared by both backends, so they reject exactly the same inputs with the same errors

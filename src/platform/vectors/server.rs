@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use qdrant_client::qdrant::facet_value::Variant as FacetVariant;
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::value::Kind;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
+    Condition, CountPointsBuilder, CreateCollectionBuilder, FacetCountsBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
     Distance, FieldType, Filter, HnswConfigDiffBuilder, KeywordIndexParamsBuilder, ListValue, Modifier, PointStruct,
     PrefetchQueryBuilder, Query, QueryPointsBuilder, Rrf, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
     Struct, UpsertPointsBuilder, Value, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
@@ -250,6 +251,32 @@ impl VectorStore for QdrantVectorStore {
         let request = CountPointsBuilder::new(&self.collection).filter(server_filter(filter)).exact(true);
         let response = self.client.count(request).await.map_err(err("count"))?;
         Ok(response.result.map_or(0, |r| r.count))
+    }
+
+    async fn document_ids(&self, limit: usize) -> Result<Vec<Uuid>, VectorError> {
+        let request = FacetCountsBuilder::new(&self.collection, DOCUMENT_ID)
+            .limit(u64::try_from(limit.max(1)).unwrap_or(u64::MAX))
+            .exact(true);
+        let response = self.client.facet(request).await.map_err(err("facet"))?;
+        Ok(response
+            .hits
+            .into_iter()
+            .filter_map(|hit| match hit.value?.variant? {
+                FacetVariant::StringValue(id) => Uuid::parse_str(&id).ok(),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn delete_documents(&self, ids: &[Uuid]) -> Result<(), VectorError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let filter = Filter::must([Condition::matches(DOCUMENT_ID, values)]);
+        let request = DeletePointsBuilder::new(&self.collection).points(filter).wait(true);
+        self.client.delete_points(request).await.map_err(err("delete_documents"))?;
+        Ok(())
     }
 
     async fn health(&self) -> Result<(), VectorError> {

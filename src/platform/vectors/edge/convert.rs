@@ -32,6 +32,13 @@ pub(super) fn edge_filter(filter: &VectorFilter) -> Result<Filter, VectorError> 
     Ok(Filter { should: None, min_should: None, must: Some(must), must_not: None })
 }
 
+/// Points of any of these documents (maintenance: no org condition).
+pub(super) fn documents_filter(ids: &[uuid::Uuid]) -> Result<Filter, VectorError> {
+    let values: Vec<String> = ids.iter().map(uuid::Uuid::to_string).collect();
+    let condition = FieldCondition::new_match(json_path(crate::platform::vectors::DOCUMENT_ID)?, Match::from(values));
+    Ok(Filter { should: None, min_should: None, must: Some(vec![Condition::Field(condition)]), must_not: None })
+}
+
 pub(super) fn edge_sparse(v: SparseVector) -> Result<qdrant_edge::SparseVector, VectorError> {
     qdrant_edge::SparseVector::new(v.indices, v.values)
         .map_err(|e| VectorError::InvalidInput(format!("sparse vector: {e}")))

@@ -17,9 +17,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use qdrant_edge::{
     CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard, EdgeSparseVectorParams,
-    EdgeVectorParams, FieldIndexOperations, HnswIndexConfig, KeywordIndexParams, Modifier, PayloadFieldSchema,
-    PayloadSchemaParams, PointInsertOperations, PointOperations, UpdateOperation,
+    EdgeVectorParams, FacetRequest, FacetValue, FieldIndexOperations, HnswIndexConfig, KeywordIndexParams, Modifier,
+    PayloadFieldSchema, PayloadSchemaParams, PointInsertOperations, PointOperations, UpdateOperation,
 };
+use uuid::Uuid;
 
 use super::{
     COLLECTION_ID, DENSE, DOCUMENT_ID, HybridQuery, ORG_ID, SPARSE, ScoredPoint, VectorError, VectorFilter,
@@ -28,7 +29,7 @@ use super::{
 
 mod convert;
 
-use convert::{edge_filter, edge_point, edge_query, engine_err, json_path, scored_point};
+use convert::{documents_filter, edge_filter, edge_point, edge_query, engine_err, json_path, scored_point};
 
 const LOCK_FILE: &str = ".bwenge-vectors.lock";
 /// Bounds the size of one WAL record (the whole operation is serialised into it).
@@ -285,6 +286,37 @@ impl VectorStore for EdgeVectorStore {
             let request = CountRequest { filter: Some(filter), exact: true };
             let n = inner.shard.count(request).map_err(engine_err("count"))?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn document_ids(&self, limit: usize) -> Result<Vec<Uuid>, VectorError> {
+        let key = json_path(DOCUMENT_ID)?;
+        self.run("facet", move |inner| {
+            let request = FacetRequest { key, limit: limit.max(1), filter: None, exact: true };
+            let response = inner.shard.facet(request).map_err(engine_err("facet"))?;
+            Ok(response
+                .hits
+                .into_iter()
+                .filter_map(|hit| match hit.value {
+                    FacetValue::Keyword(id) => Uuid::parse_str(&id).ok(),
+                    _ => None,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn delete_documents(&self, ids: &[Uuid]) -> Result<(), VectorError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let filter = documents_filter(ids)?;
+        self.run("delete_documents", move |inner| {
+            let op = UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter));
+            inner.update("delete_documents", op)?;
+            inner.after_write();
+            Ok(())
         })
         .await
     }
