@@ -104,7 +104,7 @@ impl Application {
                 .wrap(http::cors(&cors_origins))
                 .wrap(from_fn(http::request_context))
                 .wrap(from_fn(http::security_headers))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<http::RedactingRootSpan>::new())
                 .wrap(from_fn(http::track_metrics))
         })
         .listen(listener)?

@@ -24,6 +24,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub jobs: JobSettings,
     pub auth: AuthSettings,
+    pub metrics: MetricsSettings,
     pub ratelimit: RateLimitSettings,
     pub ingest: IngestSettings,
     pub llm: LlmSettings,
@@ -97,11 +98,31 @@ pub struct AuthSettings {
     pub jwt_secret: SecretString,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
+    pub registration: Registration,
+}
+
+/// Who may create an organisation through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// Anyone who reaches the server.
+    Open,
+    /// Only the first organisation of an empty instance; then invitations only.
+    InviteOnly,
+    /// Nobody: `bwenge create-admin` creates organisations.
+    Closed,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// Empty: `/metrics` is open (keep it off the public network); else the bearer token it wants.
+    pub token: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RateLimitSettings {
     pub auth_per_ip_per_minute: u32,
+    pub register_per_ip_per_hour: u32,
     pub login_per_account_per_15min: u32,
     pub api_per_user_per_minute: u32,
     pub api_per_org_per_minute: u32,
@@ -154,6 +175,8 @@ pub struct ChatSettings {
     /// A running turn's hold on its session, renewed while it runs: how long a replica that died mid-turn keeps
     /// the session blocked.
     pub turn_lease_secs: u64,
+    /// How often an API key's socket re-checks that the key is live.
+    pub ws_recheck_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -39,6 +39,20 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Create an organisation and its first admin (whatever `auth.registration` says). The password is read from
+    /// BWENGE_ADMIN_PASSWORD, or from the first line of standard input.
+    CreateAdmin {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +87,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Healthcheck { port } => healthcheck(port),
+        Command::CreateAdmin { org, email, name, data_dir, config } => {
+            let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
+            platform::telemetry::init(&settings.log);
+            let password = match std::env::var("BWENGE_ADMIN_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+                    line.trim_end_matches(['\n', '\r']).to_owned()
+                }
+            };
+            let db = platform::db::connect(&settings).await?;
+            platform::db::migrate(&db).await?;
+            let request = bwenge::auth::views::RegisterRequest { org_name: org, email, password, name };
+            let (org_id, admin_id) = bwenge::auth::service::bootstrap_org(&db, request)
+                .await
+                .map_err(|err| anyhow::anyhow!("{}", err.api().message))?;
+            println!("created organisation {org_id} with admin {admin_id}");
+            Ok(())
+        }
         Command::Migrate { data_dir, config } => {
             let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
             platform::telemetry::init(&settings.log);

@@ -86,16 +86,22 @@ fn error_response(description: String) -> RefOr<Response> {
 
 /// The errors the extractors, the auth layer and the JSON reader produce, on the operations they can reach.
 fn add_shared_errors(method: &str, op: &mut Operation) {
-    let params: Vec<_> = op.parameters.iter().flatten().filter_map(|p| match p {
-        RefOr::T(p) => Some(p),
-        RefOr::Ref(_) => None,
-    }).collect();
+    let params: Vec<_> = op
+        .parameters
+        .iter()
+        .flatten()
+        .filter_map(|p| match p {
+            RefOr::T(p) => Some(p),
+            RefOr::Ref(_) => None,
+        })
+        .collect();
     let path = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Path));
     // A free-text query parameter cannot be malformed; a number, an enum or a bounded one can.
     let query = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query) && !free_text(p));
     let bounded_query = params.iter().any(|p| {
         let schema = serde_json::to_value(&p.schema).unwrap_or_default();
-        matches!(p.parameter_in, ParameterIn::Query) && (schema.get("minimum").is_some() || schema.get("maximum").is_some())
+        matches!(p.parameter_in, ParameterIn::Query)
+            && (schema.get("minimum").is_some() || schema.get("maximum").is_some())
     });
     let json_body = matches!(&op.request_body, Some(RefOr::T(body)) if body.content.contains_key("application/json"));
     let secured = op.security.is_some();

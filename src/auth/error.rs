@@ -12,6 +12,10 @@ pub enum AuthError {
     InvalidToken,
     #[error("the access token has expired; refresh it")]
     TokenExpired,
+    #[error("the access token was issued before this account's access changed; refresh it or sign in again")]
+    TokenRevoked,
+    #[error("the API key was revoked")]
+    KeyRevoked,
     #[error("wrong email or password")]
     InvalidCredentials,
     #[error("this account is deactivated")]
@@ -28,6 +32,8 @@ pub enum AuthError {
     Invalid(String),
     #[error("an account with this email already exists")]
     EmailTaken,
+    #[error("this server does not take sign-ups: ask an administrator of your school for an invitation")]
+    RegistrationClosed,
     #[error("{0}")]
     Forbidden(String),
     #[error("this API key may only read")]
@@ -51,6 +57,8 @@ impl AuthError {
             Self::UnsupportedAuthScheme => (StatusCode::UNAUTHORIZED, "unsupported_auth_scheme"),
             Self::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
             Self::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
+            Self::TokenRevoked => (StatusCode::UNAUTHORIZED, "token_revoked"),
+            Self::KeyRevoked => (StatusCode::UNAUTHORIZED, "key_revoked"),
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Self::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             Self::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
@@ -59,6 +67,7 @@ impl AuthError {
             Self::WeakPassword(_) => (StatusCode::UNPROCESSABLE_ENTITY, "weak_password"),
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
             Self::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            Self::RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::InsufficientScope => (StatusCode::FORBIDDEN, "insufficient_scope"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),

@@ -19,8 +19,9 @@ use super::views::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credential {
-    /// An access token of a signed-in person, valid until `expires_at` (Unix seconds).
-    Session { expires_at: i64 },
+    /// An access token of a signed-in person, issued at `issued_ms` (Unix ms), valid until `expires_at` (Unix
+    /// seconds) unless the person's access changes before.
+    Session { expires_at: i64, issued_ms: i64 },
     /// An API key; `write: false` keys may only use GET.
     ApiKey { id: Uuid, write: bool },
 }
@@ -39,7 +40,7 @@ impl AuthUser {
     /// When the credential stops being accepted: an access token's expiry; API keys do not expire.
     pub fn expires_at(&self) -> Option<i64> {
         match self.credential {
-            Credential::Session { expires_at } => Some(expires_at),
+            Credential::Session { expires_at, .. } => Some(expires_at),
             Credential::ApiKey { .. } => None,
         }
     }

@@ -23,6 +23,10 @@ pub struct Claims {
     pub role: Role,
     pub exp: i64,
     pub iat: i64,
+    /// When it was issued, to the millisecond: a token issued before its person's access changed (a role change,
+    /// a deactivation, a sign-out everywhere) is refused although it has not expired. Absent in older tokens (0).
+    #[serde(default)]
+    pub iat_ms: i64,
     pub jti: Uuid,
 }
 
@@ -56,8 +60,10 @@ impl JwtKeys {
     }
 
     pub fn issue(&self, user: Uuid, org: Uuid, role: Role) -> anyhow::Result<String> {
-        let now = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: user, org, role, iat: now, exp: now + self.ttl_secs, jti: Uuid::new_v4() };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let now = now_ms.div_euclid(1000);
+        let claims =
+            Claims { sub: user, org, role, iat: now, iat_ms: now_ms, exp: now + self.ttl_secs, jti: Uuid::new_v4() };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).context("signing a token")
     }
 

@@ -30,6 +30,11 @@ pub async fn org(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<org::Mode
     org::Entity::find_by_id(id).one(db).await
 }
 
+/// Whether the instance has any organisation yet (first-run bootstrap).
+pub async fn any_org(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    Ok(org::Entity::find().one(db).await?.is_some())
+}
+
 pub async fn insert_org(db: &impl ConnectionTrait, id: Uuid, name: String, now: DateTime<Utc>) -> Result<(), DbErr> {
     org::ActiveModel { id: Set(id), name: Set(name), plan: Set("free".into()), created_at: Set(now) }
         .insert(db)
@@ -155,12 +160,14 @@ pub async fn refresh_token_by_hash(
     refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(token_hash)).one(db).await
 }
 
-/// Marks the token used; of two concurrent uses, exactly one gets `true`.
+/// Marks the token used, unless it was used or revoked already: of two concurrent uses, exactly one gets `true`,
+/// and none does once a sign-out revoked it.
 pub async fn claim_refresh_token(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(Utc::now()))
         .filter(refresh_token::Column::Id.eq(id))
         .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
     Ok(claimed.rows_affected == 1)
@@ -182,12 +189,17 @@ pub async fn revoke_refresh_tokens(db: &impl ConnectionTrait, which: Tokens) -> 
             .add(refresh_token::Column::UserId.eq(user_id))
             .add(refresh_token::Column::FamilyId.eq(family_id)),
     };
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(condition)
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
+    // Twice: a refresh that held the family's token while the first pass waited for it has committed by the time
+    // that pass ends, and its successor was not in the first pass's snapshot (PostgreSQL); the second pass, a new
+    // statement, sees and revokes it.
+    for _ in 0..2 {
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+            .filter(condition.clone())
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 
@@ -266,6 +278,16 @@ pub async fn live_api_key_by_hash(db: &impl ConnectionTrait, key_hash: &str) -> 
         .filter(api_key::Column::RevokedAt.is_null())
         .one(db)
         .await
+}
+
+/// Whether key `id` of `org_id` exists and is not revoked.
+pub async fn api_key_is_live(db: &impl ConnectionTrait, org_id: Uuid, id: Uuid) -> Result<bool, DbErr> {
+    let key = api_key::Entity::find_by_id(id)
+        .filter(api_key::Column::OrgId.eq(org_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(db)
+        .await?;
+    Ok(key.is_some())
 }
 
 pub async fn live_api_keys(db: &impl ConnectionTrait, org_id: Uuid) -> Result<Vec<ApiKeyView>, DbErr> {

@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::entities::{api_key, audit, org, user};
+use crate::platform::events::Event;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -292,6 +293,20 @@ pub struct AuditFilter {
     /// Only entries with this action.
     #[param(max_length = 200)]
     pub action: Option<String>,
+}
+
+/// Someone's access changed (a role, a deactivation, a deletion, a sign-out everywhere; or an API key revoked):
+/// every replica refuses their older access tokens from now on, and closes or narrows their live sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessChanged {
+    pub user_id: Option<Uuid>,
+    pub key_id: Option<Uuid>,
+    /// Unix milliseconds: access tokens issued before this are refused.
+    pub at_ms: i64,
+}
+
+impl Event for AccessChanged {
+    const TOPIC: &'static str = "auth-access";
 }
 
 #[cfg(test)]

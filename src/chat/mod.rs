@@ -46,12 +46,43 @@ pub async fn init(backends: &Backends, neighbours: Neighbours) -> ChatService {
     let hub = ChatHub::start(backends.pubsub.clone(), backends.leases.clone(), lease_ttl).await;
     let chat = ChatService::new(backends, hub, neighbours);
     forward_document_events(&chat);
+    follow_access_changes(&chat).await;
     chat
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, service: &ChatService) {
     cfg.app_data(web::Data::new(service.clone()));
     routes::configure(cfg);
+}
+
+/// Hands auth's access changes (from every replica) to this replica's connections, for as long as the hub lives.
+/// The first subscription is made before this returns, so a change right after start-up is not missed.
+async fn follow_access_changes(chat: &ChatService) {
+    let hub = Arc::downgrade(&chat.hub);
+    let auth = chat.auth.clone();
+    let mut changes = match auth.access_changes().await {
+        Ok(changes) => Some(changes),
+        Err(err) => {
+            tracing::warn!(error = ?err, "subscribing to access changes; retrying in the background");
+            None
+        }
+    };
+    tokio::spawn(async move {
+        loop {
+            if let Some(stream) = changes.as_mut() {
+                while let Some(change) = stream.next().await {
+                    let Some(hub) = hub.upgrade() else { return };
+                    auth.observe(&change);
+                    hub.access_changed(&change);
+                }
+            }
+            if hub.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            changes = auth.access_changes().await.ok();
+        }
+    });
 }
 
 /// Forwards the progress of every document to its uploader's WebSocket connections on this replica, for as long

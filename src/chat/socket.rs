@@ -3,14 +3,20 @@
 //! Close codes: 1000 after the client's close, 1001 on the idle timeout, 1008 when the outbox overflows (the
 //! client stopped reading), 1009 for a frame over `chat.ws_max_frame_bytes`, 1002 for a broken frame, and 4401
 //! when the access token the connection runs on expires (a client keeps it open by sending `auth` with a fresh
-//! token before then; or it reconnects and resumes with `last_seen_message_id`).
+//! token before then; or it reconnects and resumes with `last_seen_message_id`) or when the credential stops
+//! holding: the person's access changed (a role, a deactivation, a deletion, a sign-out everywhere) or the API key
+//! was revoked, on any replica.
+//!
+//! A read-only API key may watch (open existing sessions), not write; every frame counts against the caller's
+//! per-user and per-org API limits, like an HTTP call.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::http::Method;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -19,7 +25,7 @@ use super::error::ChatError;
 use super::hub::{Outbox, Outgoing};
 use super::service::{self, ChatService};
 use super::views::{ClientFrame, ServerFrame, SessionView};
-use crate::auth::AuthUser;
+use crate::auth::{AuthError, AuthUser, Credential};
 
 /// The longest `client_id` echoed back (it is the client's, not stored).
 const CLIENT_ID_MAX: usize = 100;
@@ -49,6 +55,11 @@ impl Connection {
         let settings = self.chat.backends.config.chat.clone();
         let Some(rx) = self.rx.take() else { return };
         self.chat.hub.watch_user(self.caller.user_id, self.id, self.outbox.clone());
+        let recheck = Arc::new(Notify::new());
+        self.chat.hub.watch_access(self.id, self.caller.user_id, self.key_id(), recheck.clone());
+        // A key's socket also re-checks its key now and then, in case the revocation's event was lost.
+        let every_recheck = Duration::from_secs(settings.ws_recheck_secs.max(1));
+        let mut key_check = tokio::time::interval_at(tokio::time::Instant::now() + every_recheck, every_recheck);
         let writer = actix_web::rt::spawn(write(session.clone(), rx, self.outbox.overflowed().clone()));
         let idle = Duration::from_secs(settings.ws_idle_timeout_secs.max(1));
         let every = Duration::from_secs(settings.ws_heartbeat_secs.max(1));
@@ -61,6 +72,18 @@ impl Connection {
             let message = tokio::select! {
                 () = overflow.cancelled() => break None, // the writer closes with 1008
                 () = &mut expiry => break Some(reason(CloseCode::Other(TOKEN_EXPIRED), "token expired")),
+                () = recheck.notified() => {
+                    match self.recheck().await {
+                        Some(close) => break Some(close),
+                        None => continue,
+                    }
+                }
+                _ = key_check.tick(), if self.key_id().is_some() => {
+                    match self.recheck().await {
+                        Some(close) => break Some(close),
+                        None => continue,
+                    }
+                }
                 _ = heartbeat.tick() => {
                     if heard.elapsed() >= idle {
                         break Some(reason(CloseCode::Away, "idle timeout"));
@@ -90,6 +113,12 @@ impl Connection {
                         self.outbox.frame(&ServerFrame::error("rate_limited", "too many frames; slow down"));
                         continue;
                     }
+                    // Frames count against the same per-user and per-org limits as HTTP calls.
+                    if let Err(err) = self.chat.auth.charge(&self.caller).await {
+                        let api = err.api();
+                        self.outbox.frame(&ServerFrame::error(api.code, api.message));
+                        continue;
+                    }
                     if self.handle(&text).await {
                         expiry.as_mut().reset(tokio::time::Instant::now() + until_expiry(&self.caller));
                     }
@@ -100,6 +129,7 @@ impl Connection {
             self.chat.hub.unwatch(*session_id, self.id);
         }
         self.chat.hub.unwatch_user(self.caller.user_id, self.id);
+        self.chat.hub.unwatch_access(self.id);
         self.chat.hub.cancel_turns_of(self.id);
         if let Some(close) = close {
             let _ = tokio::time::timeout(Duration::from_secs(5), session.close(Some(close))).await;
@@ -119,6 +149,10 @@ impl Connection {
         };
         if let ClientFrame::Auth { token } = &frame {
             return self.reauthenticate(token).await;
+        }
+        if writes(&frame) && matches!(self.caller.credential, Credential::ApiKey { write: false, .. }) {
+            self.outbox.frame(&ServerFrame::error("insufficient_scope", "this API key may only read"));
+            return false;
         }
         let result = match frame {
             ClientFrame::SessionOpen { persona_id, session_id, last_seen_message_id } => {
@@ -155,6 +189,33 @@ impl Connection {
             self.outbox.frame(&ServerFrame::error(err.code(), err.api().message));
         }
         false
+    }
+
+    fn key_id(&self) -> Option<Uuid> {
+        match self.caller.credential {
+            Credential::ApiKey { id, .. } => Some(id),
+            Credential::Session { .. } => None,
+        }
+    }
+
+    /// Checks the connection's credential again after an access change (or, for a key, now and then). A credential
+    /// that no longer holds closes the connection with 4401; the client signs in (or refreshes) and reconnects.
+    async fn recheck(&mut self) -> Option<CloseReason> {
+        match self.chat.auth.revalidate(&self.caller).await {
+            Ok(fresh) => {
+                self.caller = fresh;
+                None
+            }
+            Err(AuthError::Unexpected(err)) => {
+                // A database hiccup is no reason to drop a student mid-lesson: the next check decides.
+                tracing::warn!(error = ?err, "re-checking a socket's credential");
+                None
+            }
+            Err(err) => {
+                tracing::info!(user_id = %self.caller.user_id, reason = %err, "closing a socket whose access changed");
+                Some(reason(CloseCode::Other(TOKEN_EXPIRED), "access changed: sign in again"))
+            }
+        }
     }
 
     /// Replaces the connection's credentials with a fresh access token of the same person in the same org (their
@@ -216,6 +277,15 @@ impl Connection {
         self.outbox.frame(&ServerFrame::MessageAccepted { client_id, message_id: accepted.turn.question.id });
         self.chat.answer_in_background(accepted, self.outbox.clone());
         Ok(())
+    }
+}
+
+/// Frames that change something (a session, a turn, what others see): refused to a read-only key.
+fn writes(frame: &ClientFrame) -> bool {
+    match frame {
+        ClientFrame::SessionOpen { session_id, .. } => session_id.is_none(),
+        ClientFrame::MessageSend { .. } | ClientFrame::MessageCancel { .. } | ClientFrame::Typing { .. } => true,
+        ClientFrame::Ping | ClientFrame::Auth { .. } => false,
     }
 }
 

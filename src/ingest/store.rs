@@ -183,12 +183,7 @@ pub async fn set_progress(db: &impl ConnectionTrait, id: Uuid, stage: &str, pct:
 
 /// The status of a document that is still there (`None`: deleted).
 pub async fn document_status(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<String>, DbErr> {
-    document::Entity::find_by_id(id)
-        .select_only()
-        .column(document::Column::Status)
-        .into_tuple::<String>()
-        .one(db)
-        .await
+    document::Entity::find_by_id(id).select_only().column(document::Column::Status).into_tuple::<String>().one(db).await
 }
 
 /// `ready` with its kind and chunk count, unless it is being deleted (then `None`).

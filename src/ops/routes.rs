@@ -136,8 +136,27 @@ fn transcription_check(state: &Backends) -> Check {
 /// The Prometheus text exposition: requests by route pattern, latency, requests in flight, job queue depth and
 /// job outcomes.
 #[utoipa::path(get, path = "/metrics", tag = "ops", operation_id = "metrics",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
-pub async fn metrics(state: web::Data<Backends>) -> Result<HttpResponse, ApiError> {
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 401, description = "`metrics_token_required`: `metrics.token` is set and was not sent",
+            body = crate::error::ErrorBody)))]
+pub async fn metrics(state: web::Data<Backends>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(expected) = crate::config::secret_opt(&state.config.metrics.token) {
+        let presented = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        // Compared in constant time: the token guards operational data.
+        let matches = presented.is_some_and(|p| {
+            p.len() == expected.len() && p.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        });
+        if !matches {
+            return Err(ApiError::unauthorized(
+                "metrics_token_required",
+                "/metrics wants `Authorization: Bearer <metrics.token>`",
+            ));
+        }
+    }
     // Queue depth is read at scrape time: it is the table's truth, whichever replica changed it.
     match state.jobs.depth().await {
         Ok(depth) => {

@@ -92,8 +92,12 @@ impl Storage {
     pub async fn list(&self, prefix: &str) -> anyhow::Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
         use futures_util::TryStreamExt;
         let root_parts = self.root.parts().count();
-        let listed: Vec<object_store::ObjectMeta> =
-            self.store.list(Some(&self.path(prefix))).try_collect().await.with_context(|| format!("listing {prefix}"))?;
+        let listed: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&self.path(prefix)))
+            .try_collect()
+            .await
+            .with_context(|| format!("listing {prefix}"))?;
         Ok(listed
             .into_iter()
             .map(|meta| {

@@ -49,6 +49,8 @@ pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
     settings.server.port = 0;
     settings.server.host = "127.0.0.1".into();
     settings.jobs.poll_interval_ms = 50;
+    // Tests sign up many organisations from one address; the limit has its own test.
+    settings.ratelimit.register_per_ip_per_hour = 10_000;
     // The real embedding model when the machine has it (`.ci/run` fetches it); without it the app runs
     // BM25-only, which the tests also cover.
     let model =

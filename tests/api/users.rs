@@ -167,8 +167,8 @@ async fn deleting_a_user_ends_their_sessions_and_is_audited() {
 }
 
 async fn count_rows(app: &crate::helpers::TestApp, table: &str, user_id: &str) -> i64 {
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     let user: uuid::Uuid = user_id.parse().unwrap();
     let query = Query::select()
         .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
@@ -179,8 +179,8 @@ async fn count_rows(app: &crate::helpers::TestApp, table: &str, user_id: &str) -
 }
 
 async fn count_messages_of_sessions(app: &crate::helpers::TestApp, session_id: &str) -> i64 {
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     let session: uuid::Uuid = session_id.parse().unwrap();
     let query = Query::select()
         .expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n"))
@@ -231,7 +231,12 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
             &json!({ "email": "w@x.example.org", "role": "student" }),
         )
         .await;
-    assert_eq!(invite.status(), 201, "a write key acts as a teacher");
+    let body = assert_error(invite, 403, "forbidden").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("API keys cannot invite"), "{body}");
+    // A write key still writes content, as a teacher would.
+    let collection =
+        app.post_as("/api/v1/collections", write_key["secret"].as_str().unwrap(), &json!({ "name": "Synced" })).await;
+    assert_eq!(collection.status(), 201, "a write key acts as a teacher on content");
 }
 
 #[tokio::test]

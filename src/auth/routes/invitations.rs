@@ -12,7 +12,7 @@ use crate::error::ErrorBody;
 ///
 /// Admins invite teachers and students, teachers invite students. The token in the answer is shown once.
 #[utoipa::path(post, path = "/api/v1/invitations", tag = "users", operation_id = "create_invitation",
-    security(("bearer" = []), ("api_key" = [])), request_body = CreateInvitation,
+    security(("bearer" = [])), request_body = CreateInvitation,
     extensions(("x-min-role" = json!("teacher"))),
     responses((status = 201, description = "the invitation, with its token", body = InvitationCreated),
         (status = 409, description = "`email_taken`", body = ErrorBody),

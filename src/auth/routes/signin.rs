@@ -15,6 +15,7 @@ use crate::error::ErrorBody;
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "the organisation exists and its admin is signed in", body = TokenResponse),
+        (status = 403, description = "`registration_closed`: `auth.registration` does not allow it", body = ErrorBody),
         (status = 409, description = "`email_taken`: an account with this email already exists", body = ErrorBody),
         (status = 422, description = "`invalid_request` (a field is empty, too long or not an email), \
             `weak_password`, or `invalid_body`", body = ErrorBody),

@@ -53,6 +53,7 @@ impl AuthService {
         if !store::revoke_api_key(&self.backends.db, caller.org_id, id).await? {
             return Err(AuthError::NotFound("API key"));
         }
+        self.access_changed(None, Some(id)).await;
         self.audit(Audit::by(caller, ip, "api_key.revoked").target("api_key", id)).await;
         Ok(())
     }

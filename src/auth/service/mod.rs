@@ -1,9 +1,12 @@
 //! The accounts domain's API: authentication for every other domain's routes, the audit log they record in, and
 //! the sign-in, people, invitation and API-key operations behind auth's own routes (in the files beside this one).
 
+mod access;
 mod keys;
 mod people;
 mod signin;
+
+pub use signin::bootstrap_org;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -29,6 +32,8 @@ pub struct AuthService {
     trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// The domains that keep a person's data, told when the person is deleted (see [`UserData`]).
     user_data: Arc<RwLock<Vec<Arc<dyn UserData>>>>,
+    /// When people's access last changed, to refuse tokens issued before (see `access.rs`).
+    revocations: Arc<access::Revocations>,
 }
 
 /// A domain that keeps data of a person which must go with them (a student's chats). It registers itself with
@@ -56,12 +61,15 @@ impl AuthService {
                     .map_err(|_| anyhow::anyhow!("server.trusted_proxies: {entry:?} is not an address or CIDR range"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Self {
+        let service = Self {
             backends: backends.clone(),
             jwt: Arc::new(jwt),
             trusted_proxies: Arc::new(trusted_proxies),
             user_data: Arc::default(),
-        })
+            revocations: Arc::default(),
+        };
+        service.follow_access_changes();
+        Ok(service)
     }
 
     /// Registers a domain whose data of a person goes when the person is deleted.
@@ -94,11 +102,14 @@ impl AuthService {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::TokenExpired,
                 _ => AuthError::InvalidToken,
             })?;
+            if self.revocations.revoked(claims.sub, claims.iat_ms) {
+                return Err(AuthError::TokenRevoked);
+            }
             AuthUser {
                 user_id: claims.sub,
                 org_id: claims.org,
                 role: claims.role,
-                credential: Credential::Session { expires_at: claims.exp },
+                credential: Credential::Session { expires_at: claims.exp, issued_ms: claims.iat_ms },
             }
         };
         self.enforce_api_limits(&user).await?;
@@ -171,14 +182,19 @@ impl AuthService {
     }
 
     /// A new access token and the next refresh token of `family` (a new family for a fresh sign-in).
-    async fn issue_tokens(&self, account: &user::Model, family: Option<Uuid>) -> Result<TokenResponse, AuthError> {
+    async fn issue_tokens(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        account: &user::Model,
+        family: Option<Uuid>,
+    ) -> Result<TokenResponse, AuthError> {
         let role =
             Role::parse(&account.role).ok_or_else(|| anyhow::anyhow!("user has unknown role {}", account.role))?;
         let access_token = self.jwt.issue(account.id, account.org_id, role)?;
         let refresh = secrets::generate("");
         let expires_at = Utc::now() + chrono::Duration::days(self.settings().auth.refresh_token_ttl_days);
         let family = family.unwrap_or_else(Uuid::now_v7);
-        store::insert_refresh_token(&self.backends.db, account, family, secrets::digest(&refresh), expires_at).await?;
+        store::insert_refresh_token(conn, account, family, secrets::digest(&refresh), expires_at).await?;
         Ok(TokenResponse {
             access_token,
             refresh_token: refresh,

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{Audit, AuthService, bounded, normalize_email, require_text, unique_as_email_taken};
 use crate::auth::entities::user;
 use crate::auth::error::AuthError;
-use crate::auth::extractors::{AuthUser, ClientIp};
+use crate::auth::extractors::{AuthUser, ClientIp, Credential};
 use crate::auth::store::{self, NewInvitation, NewUser, Tokens, UserChanges};
 use crate::auth::views::{
     AcceptInvitation, CreateInvitation, InvitationCreated, NAME_MAX, QUERY_MAX, Role, TOKEN_MAX, TokenResponse,
@@ -76,6 +76,10 @@ impl AuthService {
             let action = if active { "user.reactivated" } else { "user.deactivated" };
             self.audit(Audit::by(caller, ip, action).target("user", target.id)).await;
         }
+        if updated.role != target.role || !updated.active {
+            // Their live tokens and sockets carry the old role (or none is valid any more).
+            self.access_changed(Some(target.id), None).await;
+        }
         Ok(UserView::from(updated))
     }
 
@@ -88,6 +92,7 @@ impl AuthService {
         // Their data first: if erasing fails, the account is still there and deleting again finishes the job.
         self.erase_user_data(target.org_id, target.id).await?;
         store::delete_user(&self.backends.db, target).await?;
+        self.access_changed(Some(target_id), None).await;
         self.audit(Audit::by(caller, ip, "user.deleted").target("user", target_id)).await;
         Ok(())
     }
@@ -98,6 +103,10 @@ impl AuthService {
         ip: &ClientIp,
         body: CreateInvitation,
     ) -> Result<InvitationCreated, AuthError> {
+        // Keys manage content, never people: an invitation makes an account.
+        if matches!(caller.credential, Credential::ApiKey { .. }) {
+            return Err(AuthError::Forbidden("API keys cannot invite people; an admin or teacher signs in to".into()));
+        }
         let allowed = match caller.role {
             Role::Admin => matches!(body.role, Role::Teacher | Role::Student),
             Role::Teacher => body.role == Role::Student,
@@ -112,7 +121,10 @@ impl AuthService {
         }
         let email = normalize_email(&body.email)?;
         let db = &self.backends.db;
-        if store::user_by_email(db, &email).await?.is_some() {
+        // Only this org's own accounts are named: an address with an account in another org is invited like a new
+        // one, since saying so would tell one school who uses the platform at another. The invitee, who owns the
+        // address, learns it on accepting.
+        if store::user_by_email(db, &email).await?.is_some_and(|u| u.org_id == caller.org_id) {
             return Err(AuthError::EmailTaken);
         }
         let token = secrets::generate("inv_");
@@ -166,6 +178,6 @@ impl AuthService {
         let entry = Audit::in_org(Some(invite.org_id), Some(account.id), ip, "invitation.accepted")
             .target("invitation", invite.id);
         self.audit(entry).await;
-        self.issue_tokens(&account, None).await
+        self.issue_tokens(&self.backends.db, &account, None).await
     }
 }

@@ -7,10 +7,11 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::TransactionTrait;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
 use super::{Audit, AuthService, bounded, normalize_email, require_text, unique_as_email_taken};
+use crate::auth::entities::user;
 use crate::auth::error::AuthError;
 use crate::auth::extractors::{AuthUser, ClientIp, Credential};
 use crate::auth::store::{self, NewUser, Tokens};
@@ -18,30 +19,23 @@ use crate::auth::views::{
     EMAIL_MAX, LoginRequest, Me, NAME_MAX, OrgView, RegisterRequest, Role, TOKEN_MAX, TokenResponse, UserView,
 };
 use crate::auth::{password, secrets};
+use crate::config::Registration;
 
 impl AuthService {
     /// Creates an organisation and its first admin, and signs the admin in.
     pub async fn register(&self, body: RegisterRequest, ip: &ClientIp) -> Result<TokenResponse, AuthError> {
-        self.limit_ip(ip).await?;
-        let org_name = require_text("org_name", &body.org_name, NAME_MAX)?;
-        let name = require_text("name", &body.name, NAME_MAX)?;
-        let email = normalize_email(&body.email)?;
-        password::check_policy(&body.password, &[&email, &name, &org_name]).map_err(AuthError::WeakPassword)?;
-        let db = &self.backends.db;
-        if store::user_by_email(db, &email).await?.is_some() {
-            return Err(AuthError::EmailTaken);
+        match self.settings().auth.registration {
+            Registration::Open => {}
+            Registration::InviteOnly if !store::any_org(&self.backends.db).await? => {}
+            Registration::InviteOnly | Registration::Closed => return Err(AuthError::RegistrationClosed),
         }
-        let password_hash = password::hash(body.password).await?;
-        let now = Utc::now();
-        let org_id = Uuid::now_v7();
-        let txn = db.begin().await?;
-        store::insert_org(&txn, org_id, org_name, now).await?;
-        let admin = store::insert_user(&txn, NewUser { org_id, email, name, password_hash, role: Role::Admin }, now)
-            .await
-            .map_err(unique_as_email_taken)?;
-        txn.commit().await?;
-        self.audit(Audit::in_org(Some(org_id), Some(admin.id), ip, "org.registered").target("org", org_id)).await;
-        self.issue_tokens(&admin, None).await
+        self.limit_ip(ip).await?;
+        let per_hour = self.settings().ratelimit.register_per_ip_per_hour;
+        self.limit(&format!("auth:register:ip:{}", ip.0), per_hour, Duration::from_secs(3600)).await?;
+        let admin = create_org_admin(&self.backends.db, body).await?;
+        let entry = Audit::in_org(Some(admin.org_id), Some(admin.id), ip, "org.registered").target("org", admin.org_id);
+        self.audit(entry).await;
+        self.issue_tokens(&self.backends.db, &admin, None).await
     }
 
     pub async fn login(&self, body: LoginRequest, ip: &ClientIp) -> Result<TokenResponse, AuthError> {
@@ -81,7 +75,7 @@ impl AuthService {
         }
         store::touch_login(db, &account).await?;
         self.audit(Audit::in_org(Some(account.org_id), Some(account.id), ip, "login.succeeded")).await;
-        self.issue_tokens(&account, None).await
+        self.issue_tokens(&self.backends.db, &account, None).await
     }
 
     pub async fn refresh(&self, token: &str, ip: &ClientIp) -> Result<TokenResponse, AuthError> {
@@ -94,7 +88,16 @@ impl AuthService {
         if presented.revoked_at.is_some() {
             return Err(AuthError::InvalidRefreshToken);
         }
-        if !store::claim_refresh_token(db, presented.id).await? {
+        // The claim and the successor are one transaction, and the claim (a write, so it holds the row from the
+        // start) refuses a revoked token: a sign-out racing this refresh either revokes the token before the claim,
+        // or waits for the commit and then revokes the successor too (see `store::revoke_refresh_tokens`).
+        let txn = db.begin().await?;
+        if !store::claim_refresh_token(&txn, presented.id).await? {
+            txn.rollback().await?;
+            let now = store::refresh_token_by_hash(db, &presented.token_hash).await?;
+            if now.is_none_or(|t| t.revoked_at.is_some()) {
+                return Err(AuthError::InvalidRefreshToken);
+            }
             store::revoke_refresh_tokens(db, Tokens::Family(presented.family_id)).await?;
             let entry = Audit::in_org(Some(presented.org_id), Some(presented.user_id), ip, "token.reuse_detected")
                 .target("refresh_token_family", presented.family_id);
@@ -102,17 +105,27 @@ impl AuthService {
             return Err(AuthError::RefreshTokenReused);
         }
         if presented.expires_at < Utc::now() {
+            txn.commit().await?;
             return Err(AuthError::RefreshTokenExpired);
         }
-        let Some(account) = store::user_by_id(db, presented.user_id).await?.filter(|u| u.active) else {
-            store::revoke_refresh_tokens(db, Tokens::Family(presented.family_id)).await?;
+        let Some(account) = store::user_by_id(&txn, presented.user_id).await?.filter(|u| u.active) else {
+            store::revoke_refresh_tokens(&txn, Tokens::Family(presented.family_id)).await?;
+            txn.commit().await?;
             return Err(AuthError::AccountDisabled);
         };
-        self.issue_tokens(&account, Some(presented.family_id)).await
+        let tokens = self.issue_tokens(&txn, &account, Some(presented.family_id)).await?;
+        txn.commit().await?;
+        Ok(tokens)
     }
 
-    /// Ends `refresh_token`'s family (one device), or without it every session of the caller.
+    /// Ends `refresh_token`'s family (one device), or without it every session of the caller, whose access tokens
+    /// then stop working too. A key has no session to end: it is refused rather than signing its creator out.
     pub async fn logout(&self, caller: &AuthUser, refresh_token: Option<&str>) -> Result<(), AuthError> {
+        if matches!(caller.credential, Credential::ApiKey { .. }) {
+            return Err(AuthError::Forbidden(
+                "an API key has no session to sign out of; revoke the key instead".into(),
+            ));
+        }
         if let Some(token) = refresh_token {
             bounded("refresh_token", token, TOKEN_MAX)?;
         }
@@ -127,6 +140,9 @@ impl AuthService {
             },
         };
         store::revoke_refresh_tokens(db, which).await?;
+        if matches!(which, Tokens::User(_)) {
+            self.access_changed(Some(caller.user_id), None).await;
+        }
         Ok(())
     }
 
@@ -145,4 +161,41 @@ impl AuthService {
         };
         Ok(Me { user, org: OrgView::from(org), role: caller.role })
     }
+}
+
+/// A new organisation and its first admin, checked like a sign-up. `bwenge create-admin` calls this directly (an
+/// operator creates organisations whatever `auth.registration` says), with only a database.
+pub async fn bootstrap_org(db: &DatabaseConnection, body: RegisterRequest) -> Result<(Uuid, Uuid), AuthError> {
+    let admin = create_org_admin(db, body).await?;
+    let audit = store::NewAuditRow {
+        org_id: Some(admin.org_id),
+        actor_id: Some(admin.id),
+        action: "org.registered",
+        target_type: Some("org"),
+        target_id: Some(admin.org_id.to_string()),
+        ip: None,
+        details: serde_json::json!({ "by": "bwenge create-admin" }),
+    };
+    store::insert_audit(db, audit).await?;
+    Ok((admin.org_id, admin.id))
+}
+
+async fn create_org_admin(db: &DatabaseConnection, body: RegisterRequest) -> Result<user::Model, AuthError> {
+    let org_name = require_text("org_name", &body.org_name, NAME_MAX)?;
+    let name = require_text("name", &body.name, NAME_MAX)?;
+    let email = normalize_email(&body.email)?;
+    password::check_policy(&body.password, &[&email, &name, &org_name]).map_err(AuthError::WeakPassword)?;
+    if store::user_by_email(db, &email).await?.is_some() {
+        return Err(AuthError::EmailTaken);
+    }
+    let password_hash = password::hash(body.password).await?;
+    let now = Utc::now();
+    let org_id = Uuid::now_v7();
+    let txn = db.begin().await?;
+    store::insert_org(&txn, org_id, org_name, now).await?;
+    let admin = store::insert_user(&txn, NewUser { org_id, email, name, password_hash, role: Role::Admin }, now)
+        .await
+        .map_err(unique_as_email_taken)?;
+    txn.commit().await?;
+    Ok(admin)
 }

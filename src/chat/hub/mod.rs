@@ -24,6 +24,7 @@ use super::views::ServerFrame;
 use crate::platform::leases::Leases;
 use crate::platform::pubsub::PubSub;
 
+mod access;
 mod outbox;
 mod turns;
 
@@ -65,6 +66,8 @@ pub struct ChatHub {
     /// Connections by user, for events addressed to a person rather than a session (their uploads' progress).
     users: Mutex<HashMap<Uuid, Vec<Watcher>>>,
     turns: Mutex<HashMap<Uuid, RunningTurn>>,
+    /// Each connection's credential, to narrow or close it when that access changes (see `access.rs`).
+    access: Mutex<HashMap<Uuid, access::Credentialed>>,
     /// One turn per session across replicas: the local `turns` map says which turn runs here (and routes its
     /// cancel); the lease says that none runs anywhere else.
     leases: Arc<dyn Leases>,
@@ -82,6 +85,7 @@ impl ChatHub {
             watchers: Mutex::default(),
             users: Mutex::default(),
             turns: Mutex::default(),
+            access: Mutex::default(),
             leases,
             lease_ttl: lease_ttl.max(Duration::from_secs(1)),
         });

@@ -148,7 +148,8 @@ pub async fn prepare(
     input: &Path,
     dir: &Path,
 ) -> Result<Vec<AudioPiece>, MediaError> {
-    let found = probe(settings, input).await?;
+    let format = demuxer_of(input).await?;
+    let found = probe(settings, input, format).await?;
     if !found.has_audio {
         return Err(MediaError::NoAudioTrack);
     }
@@ -156,19 +157,35 @@ pub async fn prepare(
     if let Some(ms) = found.duration_ms.filter(|ms| *ms > limit * 1000) {
         return Err(MediaError::TooLong { secs: ms / 1000, limit });
     }
-    split(settings, input, dir).await
+    split(settings, input, dir, format).await
 }
 
-pub async fn probe(settings: &TranscriptionSettings, input: &Path) -> Result<Probe, MediaError> {
-    let args: Vec<OsString> = vec![
-        "-v".into(),
-        "error".into(),
+/// The demuxer the file's own bytes call for; a recording we do not recognise is refused before ffmpeg sees it.
+async fn demuxer_of(input: &Path) -> Result<&'static str, MediaError> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::with_capacity(64 * 1024);
+    let file = tokio::fs::File::open(input).await.with_context(|| format!("opening {}", input.display()))?;
+    file.take(64 * 1024).read_to_end(&mut head).await.context("reading the recording's head")?;
+    super::extract::media_demuxer(&head)
+        .ok_or_else(|| MediaError::Unreadable("not a recording in a format we accept".into()))
+}
+
+/// Input options for every ffmpeg and ffprobe run: the format named (never guessed), and local files only, so no
+/// container can make the tool open another file, a device or a URL.
+fn input_options(format: &str) -> Vec<OsString> {
+    vec!["-protocol_whitelist".into(), "file".into(), "-f".into(), format.into()]
+}
+
+pub async fn probe(settings: &TranscriptionSettings, input: &Path, format: &str) -> Result<Probe, MediaError> {
+    let mut args: Vec<OsString> = vec!["-v".into(), "error".into()];
+    args.extend(input_options(format));
+    args.extend::<[OsString; 5]>([
         "-print_format".into(),
         "json".into(),
         "-show_entries".into(),
         "stream=codec_type:format=duration".into(),
         input.into(),
-    ];
+    ]);
     let stdout = run(&settings.ffprobe, args, PROBE_TIMEOUT, "reading the recording").await?;
     let parsed: ProbeJson = serde_json::from_slice(&stdout)
         .map_err(|e| MediaError::Unreadable(format!("ffprobe printed something unexpected: {e}")))?;
@@ -183,14 +200,17 @@ pub async fn probe(settings: &TranscriptionSettings, input: &Path) -> Result<Pro
 }
 
 /// Converts the first audio stream into `segment_secs` pieces in `dir`, at most `max_duration_secs` of it.
-pub async fn split(settings: &TranscriptionSettings, input: &Path, dir: &Path) -> Result<Vec<AudioPiece>, MediaError> {
+pub async fn split(
+    settings: &TranscriptionSettings,
+    input: &Path,
+    dir: &Path,
+    format: &str,
+) -> Result<Vec<AudioPiece>, MediaError> {
     let list = dir.join("pieces.csv");
     let segment_secs = settings.segment_secs.max(1);
-    let args: Vec<OsString> = vec![
-        "-nostdin".into(),
-        "-hide_banner".into(),
-        "-loglevel".into(),
-        "error".into(),
+    let mut args: Vec<OsString> = vec!["-nostdin".into(), "-hide_banner".into(), "-loglevel".into(), "error".into()];
+    args.extend(input_options(format));
+    args.extend::<Vec<OsString>>(vec![
         "-i".into(),
         input.into(),
         "-map".into(),
@@ -218,7 +238,7 @@ pub async fn split(settings: &TranscriptionSettings, input: &Path, dir: &Path) -
         "-reset_timestamps".into(),
         "1".into(),
         dir.join("piece-%05d.flac").into(),
-    ];
+    ]);
     run(&settings.ffmpeg, args, CONVERT_TIMEOUT, "converting the audio").await?;
     let csv = tokio::fs::read_to_string(&list).await.context("reading ffmpeg's segment list")?;
     let pieces = parse_segment_list(&csv, dir)?;

@@ -30,7 +30,7 @@ async fn long_audio_is_split_into_timed_flac_pieces() {
     let input = sine(dir.path(), "talk.mp3", 25);
     let mut settings = settings();
     settings.segment_secs = 10;
-    let probe = probe(&settings, &input).await.unwrap();
+    let probe = probe(&settings, &input, demuxer_of(&input).await.unwrap()).await.unwrap();
     assert!(probe.has_audio && !probe.has_video);
     assert!(probe.duration_ms.unwrap().abs_diff(25_000) < 200, "{probe:?}");
     let work = WorkDir::create(dir.path()).await.unwrap();
@@ -99,4 +99,18 @@ async fn too_long_damaged_or_no_ffmpeg_fail_with_their_codes() {
     let err = prepare(&settings, &input, dir.path()).await.unwrap_err();
     assert_eq!(err.code(), "ffmpeg_unavailable");
     assert!(err.message().contains("apt-get install ffmpeg"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn a_playlist_posing_as_a_recording_never_makes_ffmpeg_read_another_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // ffmpeg left to guess would take this for an HLS playlist and transcode the file it names.
+    let elsewhere = generate(dir.path(), "elsewhere.ts", &["-f", "lavfi", "-i", "sine=frequency=440:duration=3"]);
+    let playlist = format!("#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3,\n{}\n#EXT-X-ENDLIST\n", elsewhere.display());
+    let input = dir.path().join("talk.mp3");
+    std::fs::write(&input, playlist).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let err = prepare(&settings(), &input, work.path()).await.unwrap_err();
+    assert_eq!(err.code(), "unreadable_media", "{err}");
+    assert!(std::fs::read_dir(work.path()).unwrap().next().is_none(), "nothing was converted");
 }

@@ -24,7 +24,9 @@ fn name_of(value: &str) -> Result<String, IngestError> {
 fn description_of(value: &str) -> Result<String, IngestError> {
     let description = value.trim();
     if description.chars().count() > COLLECTION_DESCRIPTION_MAX {
-        return Err(IngestError::Invalid(format!("description must be at most {COLLECTION_DESCRIPTION_MAX} characters")));
+        return Err(IngestError::Invalid(format!(
+            "description must be at most {COLLECTION_DESCRIPTION_MAX} characters"
+        )));
     }
     Ok(description.to_owned())
 }

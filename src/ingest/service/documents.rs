@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
-use sea_orm::{ConnectionTrait, TransactionTrait};
 use futures_util::stream::BoxStream;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use uuid::Uuid;
 
 use super::IngestService;

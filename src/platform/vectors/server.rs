@@ -10,10 +10,11 @@ use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::value::Kind;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, FacetCountsBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
-    Distance, FieldType, Filter, HnswConfigDiffBuilder, KeywordIndexParamsBuilder, ListValue, Modifier, PointStruct,
-    PrefetchQueryBuilder, Query, QueryPointsBuilder, Rrf, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
-    Struct, UpsertPointsBuilder, Value, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
+    Distance, FacetCountsBuilder, FieldType, Filter, HnswConfigDiffBuilder, KeywordIndexParamsBuilder, ListValue,
+    Modifier, PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder, Rrf, SparseVectorParamsBuilder,
+    SparseVectorsConfigBuilder, Struct, UpsertPointsBuilder, Value, Vector, VectorInput, VectorParamsBuilder,
+    VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use uuid::Uuid;

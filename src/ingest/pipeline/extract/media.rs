@@ -19,6 +19,22 @@ pub(super) fn sniff(bytes: &[u8]) -> Option<DocKind> {
     is_bare_mp3_frame(bytes).then_some(DocKind::Audio)
 }
 
+/// The ffmpeg demuxer for what [`sniff`] recognises, so ffmpeg is told the format instead of guessing it from the
+/// bytes (a guess can pick a playlist demuxer that opens other files or URLs).
+pub(super) fn demuxer(bytes: &[u8]) -> Option<&'static str> {
+    if let Some(kind) = infer::get(bytes) {
+        match kind.mime_type() {
+            "audio/mpeg" => return Some("mp3"),
+            "audio/x-wav" => return Some("wav"),
+            "audio/m4a" | "video/mp4" | "video/x-m4v" | "video/quicktime" => return Some("mov"),
+            "audio/ogg" | "audio/opus" => return Some("ogg"),
+            "video/webm" => return Some("matroska"),
+            _ => {}
+        }
+    }
+    is_bare_mp3_frame(bytes).then_some("mp3")
+}
+
 /// MP3 without an ID3 tag starts with a frame header. `infer` only knows three of the sync patterns; accept any
 /// MPEG-1/2/2.5 Layer III header with a valid bitrate and sample-rate index.
 fn is_bare_mp3_frame(bytes: &[u8]) -> bool {

@@ -32,6 +32,11 @@ use std::time::Duration;
 
 pub use sniff::sniff;
 
+/// The ffmpeg demuxer of a recording's bytes (`mp3`, `wav`, `mov`, `ogg`, `matroska`), if it is one we accept.
+pub fn media_demuxer(head: &[u8]) -> Option<&'static str> {
+    media::demuxer(head)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocKind {
