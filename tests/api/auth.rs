@@ -135,10 +135,24 @@ async fn a_deactivated_user_cannot_sign_in_or_refresh() {
         )
         .await;
     assert_eq!(patch.status(), 200);
+    // Deactivation revoked every refresh token and ends the access token already issued, at once.
     let refresh = app.post_json("/api/v1/auth/refresh", &json!({ "refresh_token": teacher.refresh_token })).await;
-    assert_eq!(refresh.status().as_u16() / 100, 4);
+    assert_error(refresh, 401, "invalid_refresh_token").await;
+    assert_error(app.get_as("/api/v1/auth/me", &teacher.access_token).await, 401, "token_revoked").await;
     let login = app.post_json("/api/v1/auth/login", &json!({ "email": teacher.email, "password": PASSWORD })).await;
     assert_error(login, 403, "account_disabled").await;
+    // Reactivated, they sign in again.
+    let patch = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", teacher.id),
+            Some(&admin.access_token),
+            Some(&json!({ "active": true })),
+        )
+        .await;
+    assert_eq!(patch.status(), 200);
+    let login = app.post_json("/api/v1/auth/login", &json!({ "email": teacher.email, "password": PASSWORD })).await;
+    assert_eq!(login.status(), 200);
 }
 
 #[tokio::test]

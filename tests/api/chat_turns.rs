@@ -90,15 +90,32 @@ async fn across_replicas_a_session_answers_one_question_at_a_time() {
     assert_eq!(asked.status(), 200, "{}", asked.text().await.unwrap());
 }
 
+/// The `exp` claim of an access token (the server's clock for it), read from its payload.
+fn expiry_of(token: &str) -> i64 {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["exp"].as_i64().unwrap()
+}
+
+/// Waits until the wall clock is past `unix_secs` (the condition every expiry is judged on).
+async fn until_past(unix_secs: i64) {
+    while chrono::Utc::now().timestamp_millis() <= unix_secs * 1000 + 100 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_websocket_lives_on_a_refreshed_token_and_closes_when_it_expires() {
-    let app = crate::helpers::spawn_app_with(|s| s.auth.access_token_ttl_secs = 4).await;
+    let app = crate::helpers::spawn_app_with(|s| s.auth.access_token_ttl_secs = 3).await;
     let teacher = app.register("Expiry school").await;
     let other = app.invite(&teacher, "student").await;
-    let opened = tokio::time::Instant::now();
+    let first_expiry = expiry_of(&teacher.access_token);
     let mut ws = connect(&app, &teacher.access_token).await;
 
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A token issued a second later expires a second later: wait for the clock, not for a guess at it.
+    until_past(first_expiry - 2).await;
     let refreshed: Value = app
         .post_json("/api/v1/auth/refresh", &json!({ "refresh_token": teacher.refresh_token }))
         .await
@@ -106,6 +123,8 @@ async fn a_websocket_lives_on_a_refreshed_token_and_closes_when_it_expires() {
         .await
         .unwrap();
     let fresh = refreshed["access_token"].as_str().unwrap();
+    let second_expiry = expiry_of(fresh);
+    assert!(second_expiry > first_expiry);
     send(&mut ws, json!({ "type": "auth", "token": other.access_token })).await;
     let refused = next(&mut ws).await;
     assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("error"), Some("forbidden")));
@@ -114,15 +133,16 @@ async fn a_websocket_lives_on_a_refreshed_token_and_closes_when_it_expires() {
     send(&mut ws, json!({ "type": "auth", "token": fresh })).await;
     let ok = next(&mut ws).await;
     assert_eq!(ok["type"], "auth.ok", "{ok}");
-    assert!(ok["expires_at"].as_i64().unwrap() > chrono::Utc::now().timestamp());
+    assert_eq!(ok["expires_at"].as_i64(), Some(second_expiry));
 
-    // Past the first token's expiry (at most 4 s after it was issued), the connection still serves.
-    tokio::time::sleep_until(opened + Duration::from_secs(5)).await;
+    // Past the first token's expiry, the connection still serves.
+    until_past(first_expiry).await;
     send(&mut ws, json!({ "type": "ping" })).await;
     assert_eq!(next(&mut ws).await["type"], "pong");
-    // When the refreshed one expires, it closes with 4401.
+    // When the refreshed one expires, it closes with 4401, and not before.
     let code = close_code(&mut ws).await.expect("a close frame");
     assert_eq!(u16::from(code), 4401);
+    assert!(chrono::Utc::now().timestamp() >= second_expiry, "closed at the refreshed token's expiry");
 }
 
 #[tokio::test]

@@ -75,3 +75,41 @@ fn a_missing_config_file_or_a_mistyped_key_fails_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("configuration"), "{stderr}");
 }
+
+#[tokio::test]
+async fn create_admin_bootstraps_an_organisation_on_a_closed_server() {
+    // The server takes no sign-ups; the operator creates the first organisation from the command line, on the
+    // same database the server uses.
+    let app = crate::helpers::spawn_app_with(|s| s.auth.registration = bwenge::config::Registration::Closed).await;
+    let dir = app.settings.server.data_dir.clone();
+    let database = secrecy::ExposeSecret::expose_secret(&app.settings.database.url).to_owned();
+    let email = format!("operator-{}@example.org", uuid::Uuid::new_v4().simple());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bwenge"));
+    command
+        .args(["create-admin", "--org", "District school", "--email", &email, "--name", "Olu", "--data-dir"])
+        .arg(&dir)
+        .env("BWENGE_ADMIN_PASSWORD", crate::helpers::PASSWORD)
+        .env_remove("BWENGE__DATABASE__URL");
+    if database.is_empty() {
+        command.env_remove("DATABASE_URL");
+    } else {
+        command.env("DATABASE_URL", &database);
+    }
+    let output = command.output().expect("binary runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created organisation"));
+    let login = app
+        .post_json("/api/v1/auth/login", &serde_json::json!({ "email": email, "password": crate::helpers::PASSWORD }))
+        .await;
+    assert_eq!(login.status(), 200, "the new admin signs in");
+    // A weak password is refused with the rule, and nothing is created.
+    let weak = Command::new(env!("CARGO_BIN_EXE_bwenge"))
+        .args(["create-admin", "--org", "Other", "--email", "weak@example.org", "--name", "W", "--data-dir"])
+        .arg(&dir)
+        .env("BWENGE_ADMIN_PASSWORD", "password")
+        .env("DATABASE_URL", if database.is_empty() { "".to_owned() } else { database.clone() })
+        .output()
+        .expect("binary runs");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"), "{}", String::from_utf8_lossy(&weak.stderr));
+}

@@ -92,9 +92,24 @@ async fn search_never_crosses_organisations_or_collections() {
     let b = app.register("School B").await;
     let a_coll = create_collection(&app, &a, "A").await;
     let a_other = create_collection(&app, &a, "A2").await;
-    ingest(&app, &a, &a_coll, "loops.md", LOOPS.as_bytes().to_vec()).await;
-    let found = search(&app, &b, "range function numbers", &[]).await;
-    assert_eq!(found["results"].as_array().unwrap().len(), 0, "B sees none of A's chunks: {found}");
+    let b_coll = create_collection(&app, &b, "B").await;
+    // A has one loosely matching note; B has hundreds of chunks that match the query far better. Only the vector
+    // store's own org filter keeps B's points out of A's candidate lists: were it missing, they would fill them, and
+    // the database's second check would leave A with nothing.
+    ingest(&app, &a, &a_coll, "notes.md", b"Counting sheep: a range of numbers helps some people sleep.".to_vec())
+        .await;
+    // One short section a chunk (a chunk never crosses a heading): many points, quick to embed.
+    let crowd: String = (0..260)
+        .map(|i| format!("## Lesson {i}\n\nThe range function returns numbers: range(n) counts numbers.\n\n"))
+        .collect();
+    let b_doc = ingest(&app, &b, &b_coll, "range.md", crowd.into_bytes()).await;
+    assert!(b_doc["chunk_count"].as_i64().unwrap() > 250, "more of B's chunks than any candidate pool: {b_doc}");
+    let found = search(&app, &a, "range function numbers", &[]).await;
+    let results = found["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "A still finds its own note among B's crowd: {found}");
+    assert!(results.iter().all(|r| r["document_name"] == "notes.md"), "{found}");
+    let found = search(&app, &b, "sheep sleep", &[]).await;
+    assert!(found["results"].as_array().unwrap().iter().all(|r| r["document_name"] == "range.md"), "{found}");
     let response =
         app.post_as("/api/v1/search", &b.access_token, &json!({ "query": "range", "collection_ids": [a_coll] })).await;
     assert_error(response, 404, "not_found").await;
@@ -126,11 +141,21 @@ async fn reprocess_runs_the_pipeline_again() {
     let collection = create_collection(&app, &teacher, "C").await;
     let doc = ingest(&app, &teacher, &collection, "loops.md", LOOPS.as_bytes().to_vec()).await;
     let id = doc["id"].as_str().unwrap();
+    let stored = || async {
+        let doc_id = uuid::Uuid::parse_str(id).unwrap();
+        let org = uuid::Uuid::parse_str(&teacher.org_id).unwrap();
+        let filter = bwenge::platform::vectors::VectorFilter::org(org).with_documents([doc_id]);
+        (crate::ingest_hostile::chunk_rows(&app, id).await, app.backends.vectors.count(&filter).await.unwrap())
+    };
+    let (rows, vectors) = stored().await;
+    assert_eq!(rows, doc["chunk_count"].as_i64().unwrap());
     let again = app.post_as(&format!("/api/v1/documents/{id}/reprocess"), &teacher.access_token, &json!({})).await;
     assert_eq!(again.status(), 202);
     let done = wait_finished(&app, &teacher, id).await;
     assert_eq!(done["status"], "ready");
-    assert_eq!(done["chunk_count"], doc["chunk_count"], "a rerun replaces, never duplicates");
+    assert_eq!(done["chunk_count"], doc["chunk_count"]);
+    // What is stored, not what the run counted: a rerun replaces every row and point, never adds to them.
+    assert_eq!(stored().await, (rows, vectors), "chunk rows and vectors after the rerun");
     let found = search(&app, &teacher, "range numbers", &[]).await;
     let ids: Vec<&str> = found["results"].as_array().unwrap().iter().map(|r| r["chunk_id"].as_str().unwrap()).collect();
     let unique: std::collections::HashSet<_> = ids.iter().collect();

@@ -106,7 +106,7 @@ impl JobHandler for Succeeds {
 
 #[tokio::test]
 async fn a_job_whose_process_died_runs_again_after_its_lease_expires() {
-    let app = spawn_app_with(|s| s.jobs.lease_secs = 1).await;
+    let app = spawn_app_with(|s| s.jobs.lease_secs = 60).await;
     let id = app.backends.jobs.enqueue(new_job(1)).await.unwrap();
 
     // "Process A" claims the job and dies mid-run: its task is dropped, nothing is released.
@@ -121,19 +121,56 @@ async fn a_job_whose_process_died_runs_again_after_its_lease_expires() {
     let restarted = JobQueue::new(db::connect(&app.settings).await.unwrap(), app.settings.jobs.clone());
     let survivor = worker_on(restarted, "process-b", Arc::new(Succeeds));
     let none = CancellationToken::new();
-    assert!(survivor.run_one(&none).await.unwrap().is_none(), "the lease still holds");
-    let mut outcome = None;
-    for _ in 0..100 {
-        if let Some((_, o)) = survivor.run_one(&none).await.unwrap() {
-            outcome = Some(o);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Judged on the lease's own clock, not the machine's speed: held until `lease_until`, free after it.
+    let until = held.lease_until.expect("a running job has a lease");
+    assert!(survivor.run_one_at(until - 1, &none).await.unwrap().is_none(), "the lease still holds");
+    let outcome = survivor.run_one_at(until + 1, &none).await.unwrap().map(|(_, o)| o);
     assert_eq!(outcome, Some(Outcome::Succeeded), "the job ran again once the lease expired");
     let job = app.backends.jobs.get(id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Succeeded);
     assert_eq!(job.attempts, 2);
+}
+
+/// Counts its steps, one every 50 ms, 40 in all.
+#[derive(Default)]
+struct Steps(std::sync::atomic::AtomicU32);
+
+#[async_trait::async_trait]
+impl JobHandler for Steps {
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_loses_its_lease_stops_the_job() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app_with(|s| s.jobs.lease_secs = 1).await;
+    let id = app.backends.jobs.enqueue(new_job(1)).await.unwrap();
+    let steps = Arc::new(Steps::default());
+    let stalled = worker(&app, "process-a", steps.clone());
+    let running = tokio::spawn(async move { stalled.run_one(&CancellationToken::new()).await });
+    wait_until(|| async { steps.0.load(std::sync::atomic::Ordering::SeqCst) >= 2 }).await;
+    // Another worker took the job over (as when A stalls past its lease): A's next renewal finds it gone.
+    let backend = app.backends.db.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        "UPDATE jobs SET locked_by = 'process-b' WHERE id = $1"
+    } else {
+        "UPDATE jobs SET locked_by = 'process-b' WHERE id = ?"
+    };
+    app.backends.db.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [id.into()])).await.unwrap();
+    let (_, outcome) = running.await.unwrap().unwrap().unwrap();
+    assert_eq!(outcome, Outcome::LeaseLost);
+    let done = steps.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(done < 40, "A stopped instead of running to the end beside its successor ({done} steps)");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(steps.0.load(std::sync::atomic::Ordering::SeqCst), done, "and wrote nothing more");
+    let job = app.backends.jobs.get(id).await.unwrap().unwrap();
+    assert_eq!((job.status, job.locked_by.as_deref()), (JobStatus::Running, Some("process-b")), "B's, untouched");
 }
 
 struct AlwaysFails;
