@@ -94,8 +94,42 @@ pub async fn track_metrics(
     result
 }
 
+/// A JSON object body. Like `web::Json` (same limits and errors), but only an object is accepted: serde would also
+/// build a struct from an array (`[null, null]` for two optional fields), which no client means.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let object = web::Json::<serde_json::Map<String, serde_json::Value>>::from_request(req, payload);
+        Box::pin(async move {
+            let object = object.await?.into_inner();
+            serde_json::from_value(serde_json::Value::Object(object))
+                .map(Json)
+                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string()).into())
+        })
+    }
+}
+
 /// JSON bodies: a syntax error is 400 `malformed_json`; valid JSON of the wrong shape (missing field, wrong
-/// type) is 422 `invalid_body`; too big is 413; not JSON at all is 415.
+/// type, not an object) is 422 `invalid_body`; too big is 413; not JSON at all is 415.
 pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default().limit(limit).error_handler(move |err, _req: &HttpRequest| {
         let api = match &err {

@@ -136,11 +136,11 @@ impl ChatService {
         origin: Option<Uuid>,
     ) -> Result<Accepted, ChatError> {
         ensure_owner(caller, &session)?;
-        let content = content.trim();
         let max = self.backends.config.chat.max_message_chars;
-        if content.is_empty() || content.chars().count() > max {
+        if content.trim().is_empty() || content.chars().count() > max {
             return Err(ChatError::Invalid(format!("content must be 1 to {max} characters")));
         }
+        let content = content.trim();
         let persona = self.persona(session.org_id, session.persona_id).await?;
         self.billing.check(session.org_id, Quota::Messages).await?;
         let guard = self.hub.begin_turn(session.id, origin).await.ok_or(ChatError::TurnInProgress)?;

@@ -107,6 +107,17 @@ pub struct TurnView {
     pub usage: Option<TokenUsage>,
 }
 
+/// One Server-Sent Event of an answer streamed over HTTP (`Accept: text/event-stream`), as a client's SSE parser
+/// sees it: the event is the frame's `type`, the data the frame.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the stream; the handler writes the lines itself
+pub struct FrameSse {
+    #[schema(example = "answer.delta")]
+    pub event: String,
+    /// A `ServerFrame`, as JSON.
+    pub data: String,
+}
+
 /// Frames the server sends, on the WebSocket and (from `message.accepted` on) as SSE events of the same name. The
 /// `type` field names the frame.
 #[derive(Debug, Clone, Serialize, ToSchema)]

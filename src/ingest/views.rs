@@ -134,6 +134,16 @@ impl From<&document::Model> for DocumentEvent {
     }
 }
 
+/// One Server-Sent Event of `GET /documents/{id}/events`, as a client's SSE parser sees it.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the stream; the handler writes the lines itself
+pub struct DocumentSse {
+    #[schema(example = "document")]
+    pub event: String,
+    /// A `DocumentEvent`, as JSON.
+    pub data: String,
+}
+
 /// Every document's events with their uploader, on one topic: a replica subscribes once for all its WebSocket
 /// connections rather than once per connection or document.
 #[derive(Debug, Clone, Serialize, Deserialize)]

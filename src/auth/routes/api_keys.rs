@@ -8,6 +8,7 @@ use crate::auth::extractors::{Admin, ClientIp, RequireRole};
 use crate::auth::service::AuthService;
 use crate::auth::views::{ApiKeyCreated, ApiKeyView, CreateApiKey};
 use crate::error::ErrorBody;
+use crate::http::Json;
 
 /// Create an API key
 ///
@@ -21,7 +22,7 @@ pub async fn create(
     auth: web::Data<AuthService>,
     ip: ClientIp,
     caller: RequireRole<Admin>,
-    body: web::Json<CreateApiKey>,
+    body: Json<CreateApiKey>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Created().json(auth.create_api_key(&caller.user, &ip, body.into_inner()).await?))
 }

@@ -7,6 +7,7 @@ use crate::auth::extractors::{ClientIp, RequireRole, Staff};
 use crate::auth::service::AuthService;
 use crate::auth::views::{AcceptInvitation, CreateInvitation, InvitationCreated, TokenResponse};
 use crate::error::ErrorBody;
+use crate::http::Json;
 
 /// Invite someone
 ///
@@ -21,7 +22,7 @@ pub async fn create(
     auth: web::Data<AuthService>,
     ip: ClientIp,
     caller: RequireRole<Staff>,
-    body: web::Json<CreateInvitation>,
+    body: Json<CreateInvitation>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Created().json(auth.invite(&caller.user, &ip, body.into_inner()).await?))
 }
@@ -40,7 +41,7 @@ pub async fn accept(
     auth: web::Data<AuthService>,
     ip: ClientIp,
     token: web::Path<String>,
-    body: web::Json<AcceptInvitation>,
+    body: Json<AcceptInvitation>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Created().json(auth.accept_invitation(&token, &ip, body.into_inner()).await?))
 }

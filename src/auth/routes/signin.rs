@@ -7,6 +7,7 @@ use crate::auth::extractors::{AuthUser, ClientIp};
 use crate::auth::service::AuthService;
 use crate::auth::views::{LoginRequest, LogoutRequest, Me, RefreshRequest, RegisterRequest, TokenResponse};
 use crate::error::ErrorBody;
+use crate::http::Json;
 
 /// Register an organisation
 ///
@@ -23,7 +24,7 @@ use crate::error::ErrorBody;
 pub async fn register(
     auth: web::Data<AuthService>,
     ip: ClientIp,
-    body: web::Json<RegisterRequest>,
+    body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Created().json(auth.register(body.into_inner(), &ip).await?))
 }
@@ -41,7 +42,7 @@ pub async fn register(
 pub async fn login(
     auth: web::Data<AuthService>,
     ip: ClientIp,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Ok().json(auth.login(body.into_inner(), &ip).await?))
 }
@@ -60,7 +61,7 @@ pub async fn login(
 pub async fn refresh(
     auth: web::Data<AuthService>,
     ip: ClientIp,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Ok().json(auth.refresh(&body.refresh_token, &ip).await?))
 }
@@ -75,7 +76,7 @@ pub async fn refresh(
 pub async fn logout(
     auth: web::Data<AuthService>,
     caller: AuthUser,
-    body: Option<web::Json<LogoutRequest>>,
+    body: Option<Json<LogoutRequest>>,
 ) -> Result<HttpResponse, AuthError> {
     let token = body.and_then(|b| b.into_inner().refresh_token);
     auth.logout(&caller, token.as_deref()).await?;

@@ -8,6 +8,7 @@ use crate::auth::extractors::{Admin, ClientIp, RequireRole, Staff};
 use crate::auth::service::AuthService;
 use crate::auth::views::{UpdateUser, UserFilter, UserView};
 use crate::error::ErrorBody;
+use crate::http::Json;
 use crate::pagination::{Page, PageQuery};
 
 /// List people
@@ -56,7 +57,7 @@ pub async fn update(
     ip: ClientIp,
     caller: RequireRole<Admin>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateUser>,
+    body: Json<UpdateUser>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Ok().json(auth.update_user(&caller.user, &ip, *id, body.into_inner()).await?))
 }

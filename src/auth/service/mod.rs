@@ -252,14 +252,11 @@ pub(super) fn bounded<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a
     Ok(value)
 }
 
-/// Trimmed, non-empty, at most `max` characters.
+/// At most `max` characters as sent (the schema's `maxLength`), not empty once trimmed; trimmed.
 pub(super) fn require_text(field: &str, value: &str, max: usize) -> Result<String, AuthError> {
-    let value = value.trim();
+    let value = bounded(field, value, max)?.trim();
     if value.is_empty() {
         return Err(AuthError::Invalid(format!("{field} must not be empty")));
-    }
-    if value.chars().count() > max {
-        return Err(AuthError::Invalid(format!("{field} must be at most {max} characters")));
     }
     Ok(value.to_owned())
 }

@@ -10,8 +10,9 @@ use crate::auth::AuthUser;
 use crate::chat::error::ChatError;
 use crate::chat::hub::{Outbox, Outgoing};
 use crate::chat::service::{Accepted, ChatService};
-use crate::chat::views::{SendMessage, ServerFrame, TurnView};
+use crate::chat::views::{FrameSse, SendMessage, ServerFrame, TurnView};
 use crate::error::ErrorBody;
+use crate::http::Json;
 
 /// Ask the tutor
 ///
@@ -22,7 +23,8 @@ use crate::error::ErrorBody;
     security(("bearer" = []), ("api_key" = [])), params(("id" = Uuid, Path)), request_body = SendMessage,
     extensions(("x-min-role" = json!("student"))),
     responses((status = 200, description = "the answer (JSON), or with `Accept: text/event-stream` the same frames \
-            as the WebSocket, one SSE event each", body = TurnView),
+            as the WebSocket, one SSE event each",
+            content((TurnView = "application/json"), (FrameSse = "text/event-stream"))),
         (status = 402, description = "`quota_exceeded`: the plan's monthly messages are used up", body = ErrorBody),
         (status = 403, description = "`forbidden`: staff may read a student's session, not write in it",
             body = ErrorBody),
@@ -37,7 +39,7 @@ pub async fn send_message(
     req: HttpRequest,
     caller: AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<SendMessage>,
+    body: Json<SendMessage>,
 ) -> Result<HttpResponse, ChatError> {
     let session = chat.readable(&caller, *id).await?;
     let accepted = chat.accept(&caller, session, &body.content, None).await?;

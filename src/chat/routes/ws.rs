@@ -37,7 +37,8 @@ pub async fn connect(
     Ok(response)
 }
 
-/// `?token=`, or the `bearer.<token>` sub-protocol (browsers cannot set headers on a WebSocket).
+/// `?token=`, the `bearer.<token>` sub-protocol (browsers cannot set headers on a WebSocket), or the usual
+/// `Authorization: Bearer` header (other clients can).
 fn token(req: &HttpRequest) -> Option<String> {
     let from_query = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "token")
@@ -49,5 +50,10 @@ fn token(req: &HttpRequest) -> Option<String> {
             .flat_map(|v| v.split(','))
             .find_map(|p| p.trim().strip_prefix("bearer.").map(str::to_owned))
     };
-    from_query.or_else(from_protocol).filter(|t| !t.is_empty())
+    let from_header = || {
+        let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    };
+    from_query.or_else(from_protocol).or_else(from_header).filter(|t| !t.is_empty())
 }

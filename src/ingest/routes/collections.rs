@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, RequireRole, Staff};
 use crate::error::ErrorBody;
+use crate::http::Json;
 use crate::ingest::error::IngestError;
 use crate::ingest::service::IngestService;
 use crate::ingest::views::{CollectionView, CreateCollection, UpdateCollection};
@@ -20,7 +21,7 @@ use crate::pagination::{Page, PageQuery};
 pub async fn create(
     ingest: web::Data<IngestService>,
     caller: RequireRole<Staff>,
-    body: web::Json<CreateCollection>,
+    body: Json<CreateCollection>,
 ) -> Result<HttpResponse, IngestError> {
     Ok(HttpResponse::Created().json(ingest.create_collection(&caller.user, &body).await?))
 }
@@ -65,7 +66,7 @@ pub async fn update(
     ingest: web::Data<IngestService>,
     caller: RequireRole<Staff>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateCollection>,
+    body: Json<UpdateCollection>,
 ) -> Result<HttpResponse, IngestError> {
     Ok(HttpResponse::Ok().json(ingest.update_collection(&caller.user, *id, &body).await?))
 }

@@ -15,7 +15,7 @@ use crate::auth::{AuthUser, RequireRole, Staff};
 use crate::error::ErrorBody;
 use crate::ingest::error::IngestError;
 use crate::ingest::service::{IngestService, TempFile, Upload};
-use crate::ingest::views::{DocumentEvent, DocumentView, UploadForm};
+use crate::ingest::views::{DocumentEvent, DocumentSse, DocumentView, UploadForm};
 use crate::pagination::{Page, PageQuery};
 
 /// Upload a document
@@ -167,8 +167,8 @@ fn frame(event: &DocumentEvent) -> Bytes {
 #[utoipa::path(get, path = "/api/v1/documents/{id}/events", tag = "knowledge", operation_id = "stream_document_events",
     security(("bearer" = []), ("api_key" = [])), params(("id" = Uuid, Path)),
     extensions(("x-min-role" = json!("teacher"))),
-    responses((status = 200, description = "an event stream of `document` events", content_type = "text/event-stream",
-            body = DocumentEvent),
+    responses((status = 200, description = "an event stream of `document` events, each one's data a `DocumentEvent`",
+            content_type = "text/event-stream", body = DocumentSse),
         (status = 404, description = "`not_found`", body = ErrorBody)))]
 pub async fn events(
     ingest: web::Data<IngestService>,

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 
 use crate::auth::AuthUser;
 use crate::error::ErrorBody;
+use crate::http::Json;
 use crate::ingest::error::IngestError;
 use crate::ingest::service::IngestService;
 use crate::ingest::views::{SearchRequest, SearchResponse};
@@ -22,7 +23,7 @@ use crate::ingest::views::{SearchRequest, SearchResponse};
 pub async fn search(
     ingest: web::Data<IngestService>,
     caller: AuthUser,
-    body: web::Json<SearchRequest>,
+    body: Json<SearchRequest>,
 ) -> Result<HttpResponse, IngestError> {
     // Out of range is refused by the service; a number too big for this machine's word is out of range too.
     let top_k = usize::try_from(body.top_k.unwrap_or(5)).unwrap_or(usize::MAX);

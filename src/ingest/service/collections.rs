@@ -13,9 +13,10 @@ use crate::ingest::views::{
 use crate::pagination::{Page, PageQuery};
 use crate::platform::vectors::VectorFilter;
 
+/// Limits count the text as sent (as the schema's `maxLength` does); what is stored is trimmed.
 fn name_of(value: &str) -> Result<String, IngestError> {
     let name = value.trim();
-    if name.is_empty() || name.chars().count() > COLLECTION_NAME_MAX {
+    if name.is_empty() || value.chars().count() > COLLECTION_NAME_MAX {
         return Err(IngestError::Invalid(format!("name must be 1 to {COLLECTION_NAME_MAX} characters")));
     }
     Ok(name.to_owned())
@@ -23,7 +24,7 @@ fn name_of(value: &str) -> Result<String, IngestError> {
 
 fn description_of(value: &str) -> Result<String, IngestError> {
     let description = value.trim();
-    if description.chars().count() > COLLECTION_DESCRIPTION_MAX {
+    if value.chars().count() > COLLECTION_DESCRIPTION_MAX {
         return Err(IngestError::Invalid(format!(
             "description must be at most {COLLECTION_DESCRIPTION_MAX} characters"
         )));

@@ -54,8 +54,7 @@ impl IngestService {
         query: &str,
         top_k: usize,
     ) -> Result<SearchResponse, IngestError> {
-        let query = query.trim();
-        if query.is_empty() || query.chars().count() > QUERY_MAX {
+        if query.trim().is_empty() || query.chars().count() > QUERY_MAX {
             return Err(IngestError::Invalid(format!("query must be 1 to {QUERY_MAX} characters")));
         }
         if collection_ids.len() > SEARCH_COLLECTIONS_MAX {
@@ -67,7 +66,7 @@ impl IngestService {
         if !self.missing_collections(org_id, collection_ids).await?.is_empty() {
             return Err(IngestError::NotFound("collection"));
         }
-        retrieval::search(&self.backends, org_id, collection_ids, query, top_k).await
+        retrieval::search(&self.backends, org_id, collection_ids, query.trim(), top_k).await
     }
 
     /// Removes vectors and files whose document is gone now (the job does it every `ingest.orphan_sweep_secs`).

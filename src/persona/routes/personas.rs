@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, ClientIp, RequireRole, Staff};
 use crate::error::ErrorBody;
+use crate::http::Json;
 use crate::pagination::{Page, PageQuery};
 use crate::persona::error::PersonaError;
 use crate::persona::service::PersonaService;
@@ -24,7 +25,7 @@ use crate::persona::views::{CreatePersona, PersonaView, UpdatePersona};
 pub async fn create(
     personas: web::Data<PersonaService>,
     caller: RequireRole<Staff>,
-    body: web::Json<CreatePersona>,
+    body: Json<CreatePersona>,
 ) -> Result<HttpResponse, PersonaError> {
     Ok(HttpResponse::Created().json(personas.create(&caller.user, body.into_inner()).await?))
 }
@@ -71,7 +72,7 @@ pub async fn update(
     personas: web::Data<PersonaService>,
     caller: RequireRole<Staff>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdatePersona>,
+    body: Json<UpdatePersona>,
 ) -> Result<HttpResponse, PersonaError> {
     Ok(HttpResponse::Ok().json(personas.update(&caller.user, *id, body.into_inner()).await?))
 }

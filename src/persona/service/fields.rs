@@ -66,9 +66,9 @@ impl Fields {
         if name.is_empty() {
             return Err(PersonaError::Required("name"));
         }
-        let model = match raw.model.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(model) => Some(text("model", model, MODEL_MAX)?),
+        let model = match raw.model.as_deref().map(|m| text("model", m, MODEL_MAX)).transpose()? {
+            Some(model) if !model.is_empty() => Some(model),
+            _ => None,
         };
         if !(0.0..=2.0).contains(&raw.temperature) {
             return Err(PersonaError::OutOfRange { field: "temperature", allowed: "between 0 and 2" });
@@ -117,12 +117,12 @@ struct Raw {
     max_tokens: i64,
 }
 
+/// At most `max` characters as sent (the schema's `maxLength`); stored trimmed.
 fn text(field: &'static str, value: &str, max: usize) -> Result<String, PersonaError> {
-    let value = value.trim();
     if value.chars().count() > max {
         return Err(PersonaError::TooLong { field, max });
     }
-    Ok(value.to_owned())
+    Ok(value.trim().to_owned())
 }
 
 #[cfg(test)]
