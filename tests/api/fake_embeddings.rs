@@ -2,7 +2,7 @@
 //! asking for its vectors and getting them, and acts in that gap.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,6 +15,9 @@ pub struct FakeEmbeddings {
     /// The API root to configure, `http://127.0.0.1:PORT/v1`.
     pub base_url: String,
     held: Arc<AtomicBool>,
+    /// Requests are held from this one on (counted from 0), as if `hold` were called then.
+    hold_from: Arc<AtomicUsize>,
+    seen: Arc<AtomicUsize>,
     released: Arc<Notify>,
     asked: Arc<Notify>,
 }
@@ -24,14 +27,27 @@ impl FakeEmbeddings {
     pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
-        let fake = Self { base_url, held: Arc::default(), released: Arc::default(), asked: Arc::default() };
-        let (held, released, asked) = (fake.held.clone(), fake.released.clone(), fake.asked.clone());
+        let fake = Self {
+            base_url,
+            held: Arc::default(),
+            hold_from: Arc::new(AtomicUsize::new(usize::MAX)),
+            seen: Arc::default(),
+            released: Arc::default(),
+            asked: Arc::default(),
+        };
+        let gate = Gate {
+            held: fake.held.clone(),
+            hold_from: fake.hold_from.clone(),
+            seen: fake.seen.clone(),
+            released: fake.released.clone(),
+            asked: fake.asked.clone(),
+        };
         tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else { return };
-                let (held, released, asked) = (held.clone(), released.clone(), asked.clone());
+                let gate = gate.clone();
                 tokio::spawn(async move {
-                    let _ = serve(socket, held, released, asked).await;
+                    let _ = serve(socket, gate).await;
                 });
             }
         });
@@ -43,8 +59,14 @@ impl FakeEmbeddings {
         self.held.store(true, Ordering::SeqCst);
     }
 
+    /// Answers the first `n` requests, then holds the rest (until [`Self::release`]).
+    pub fn hold_after(&self, n: usize) {
+        self.hold_from.store(self.seen.load(Ordering::SeqCst) + n, Ordering::SeqCst);
+    }
+
     pub fn release(&self) {
         self.held.store(false, Ordering::SeqCst);
+        self.hold_from.store(usize::MAX, Ordering::SeqCst);
         self.released.notify_waiters();
     }
 
@@ -59,15 +81,21 @@ impl FakeEmbeddings {
         settings.embeddings.model = "fake-embedder".into();
         settings.embeddings.dimensions = DIMENSIONS;
         settings.embeddings.base64 = false;
+        // One request per batch of the pipeline, so a test can hold a batch.
+        settings.embeddings.batch_size = 100_000;
     }
 }
 
-async fn serve(
-    mut socket: tokio::net::TcpStream,
+#[derive(Clone)]
+struct Gate {
     held: Arc<AtomicBool>,
+    hold_from: Arc<AtomicUsize>,
+    seen: Arc<AtomicUsize>,
     released: Arc<Notify>,
     asked: Arc<Notify>,
-) -> std::io::Result<()> {
+}
+
+async fn serve(mut socket: tokio::net::TcpStream, gate: Gate) -> std::io::Result<()> {
     loop {
         let mut buffer = Vec::new();
         let mut chunk = [0u8; 8192];
@@ -96,10 +124,11 @@ async fn serve(
         }
         let request: Value = serde_json::from_slice(&buffer[body_start..body_start + length]).unwrap_or_default();
         let inputs = request["input"].as_array().map_or(1, Vec::len);
-        if held.load(Ordering::SeqCst) {
-            let wait = released.notified();
-            asked.notify_waiters();
-            asked.notify_one();
+        let number = gate.seen.fetch_add(1, Ordering::SeqCst);
+        if gate.held.load(Ordering::SeqCst) || number >= gate.hold_from.load(Ordering::SeqCst) {
+            let wait = gate.released.notified();
+            gate.asked.notify_waiters();
+            gate.asked.notify_one();
             wait.await;
         }
         let data: Vec<Value> = (0..inputs)

@@ -10,6 +10,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::fake_embeddings::FakeEmbeddings;
 use crate::helpers::{TestApp, TestUser, spawn_app_with};
 use crate::ingest::{create_collection, ingest, upload, wait_finished};
 
@@ -96,10 +97,13 @@ fn real_worker(app: &TestApp, name: &str) -> Worker {
 
 #[tokio::test]
 async fn an_ingest_job_killed_mid_way_runs_again_to_ready_without_duplicate_chunks() {
-    // No background workers: this test plays both processes itself.
+    // No background workers: this test plays both processes itself. Its embedding service answers the first batch
+    // and holds the second, so "process A" dies with part of the document written, every time.
+    let embeddings = FakeEmbeddings::start().await;
     let app = spawn_app_with(|s| {
         s.jobs.workers = 0;
         s.jobs.lease_secs = 1;
+        embeddings.configure(s);
     })
     .await;
     let teacher = app.register("Crash school").await;
@@ -108,21 +112,16 @@ async fn an_ingest_job_killed_mid_way_runs_again_to_ready_without_duplicate_chun
     assert_eq!(response.status(), 202);
     let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
 
-    // "Process A" starts the real pipeline and dies once it has written part of the document (some chunk rows and
-    // their vectors): its task is dropped mid-run.
+    embeddings.hold_after(1);
+    let asked = embeddings.asked();
     let doomed = real_worker(&app, "process-a");
     let running = tokio::spawn(async move { doomed.run_one(&CancellationToken::new()).await });
-    let mut written = 0;
-    for _ in 0..4000 {
-        written = chunk_rows(&app, &id).await;
-        if written > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(60), asked).await.expect("the second batch is asked for");
     running.abort();
     assert!(running.await.unwrap_err().is_cancelled(), "process A finished before it could be killed");
-    assert!(written > 0, "process A was killed after it wrote chunks");
+    let written = chunk_rows(&app, &id).await;
+    assert!(written > 0, "process A was killed after it wrote its first batch");
+    embeddings.release();
     let stranded = document(&app, &teacher, &id).await;
     assert_eq!(stranded["status"], "processing", "stays processing until the lease expires: {stranded}");
 
