@@ -100,7 +100,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let db = platform::db::connect(&settings).await?;
             platform::db::migrate(&db).await?;
-            let request = bwenge::auth::views::RegisterRequest { org_name: org, email, password, name };
+            let request = bwenge::auth::views::RegisterRequest { org_name: org, email, password, name, refresh_in_cookie: false };
             let (org_id, admin_id) = bwenge::auth::service::bootstrap_org(&db, request)
                 .await
                 .map_err(|err| anyhow::anyhow!("{}", err.api().message))?;

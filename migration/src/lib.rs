@@ -7,6 +7,7 @@ mod m20261124_000002_accounts;
 mod m20261124_000003_knowledge;
 mod m20261124_000004_personas;
 mod m20261124_000005_chat;
+mod m20261128_000006_session_titles;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_knowledge::Migration),
             Box::new(m20261124_000004_personas::Migration),
             Box::new(m20261124_000005_chat::Migration),
+            Box::new(m20261128_000006_session_titles::Migration),
         ]
     }
 }

@@ -27,9 +27,10 @@ use crate::platform::Backends;
 #[openapi(
     paths(
         routes::signin::register, routes::signin::login, routes::signin::refresh, routes::signin::logout,
-        routes::signin::me,
+        routes::signin::me, routes::signin::status,
         routes::users::list, routes::users::get, routes::users::update, routes::users::delete,
-        routes::invitations::create, routes::invitations::accept,
+        routes::invitations::create, routes::invitations::accept, routes::invitations::list,
+        routes::invitations::revoke,
         routes::api_keys::create, routes::api_keys::list, routes::api_keys::revoke,
         routes::audit::list,
     ),

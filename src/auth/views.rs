@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::entities::{api_key, audit, org, user};
+use super::entities::{api_key, audit, invitation, org, user};
 use crate::platform::events::Event;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -69,6 +69,10 @@ pub struct RegisterRequest {
     pub password: String,
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    /// Browsers: set the refresh token as an HttpOnly cookie (scoped to `/api/v1/auth/`) instead of returning it,
+    /// so no script can read it.
+    #[serde(default)]
+    pub refresh_in_cookie: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -78,17 +82,25 @@ pub struct LoginRequest {
     pub email: String,
     #[schema(max_length = 256)]
     pub password: String,
+    /// Browsers: set the refresh token as an HttpOnly cookie (scoped to `/api/v1/auth/`) instead of returning it,
+    /// so no script can read it.
+    #[serde(default)]
+    pub refresh_in_cookie: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    /// The refresh token; may be left out when it is in the refresh cookie.
     #[schema(min_length = 1, max_length = 200)]
-    pub refresh_token: String,
+    pub refresh_token: Option<String>,
+    /// Answer with the next refresh token in the cookie. Defaults to wherever the presented one came from.
+    pub refresh_in_cookie: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct LogoutRequest {
-    /// Ends this token's family (one device). Without it, every session of the caller ends.
+    /// Ends this token's family (one device); the refresh cookie, when present, counts as this. Without either,
+    /// every session of the caller ends.
     #[schema(max_length = 200)]
     pub refresh_token: Option<String>,
 }
@@ -97,8 +109,9 @@ pub struct LogoutRequest {
 pub struct TokenResponse {
     /// A JWT to send as `Authorization: Bearer ...`.
     pub access_token: String,
-    /// Opaque; trade it at `/auth/refresh` for a new pair. Single use.
-    pub refresh_token: String,
+    /// Opaque; trade it at `/auth/refresh` for a new pair. Single use. Absent when it went into the cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     #[schema(example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until `access_token` expires.
@@ -192,6 +205,41 @@ pub struct InvitationCreated {
     pub expires_at: DateTime<Utc>,
 }
 
+/// An invitation waiting to be accepted (its token was shown once, at creation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    pub id: Uuid,
+    pub email: String,
+    pub role: String,
+    pub invited_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Past `expires_at`: it can no longer be accepted, only revoked.
+    pub expired: bool,
+}
+
+impl From<invitation::Model> for InvitationView {
+    fn from(i: invitation::Model) -> Self {
+        Self {
+            id: i.id,
+            email: i.email,
+            role: i.role,
+            invited_by: i.invited_by,
+            created_at: i.created_at,
+            expired: i.expires_at <= Utc::now(),
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+/// How people join this server, for its sign-in page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerStatus {
+    pub registration: crate::config::Registration,
+    /// No organisation exists yet: unless `registration` is `closed`, the first visitor may create one.
+    pub first_run: bool,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "Jean Mugisha", "password": "purple elephant under seven bridges"}))]
 pub struct AcceptInvitation {
@@ -199,6 +247,10 @@ pub struct AcceptInvitation {
     pub name: String,
     #[schema(min_length = 10, max_length = 256)]
     pub password: String,
+    /// Browsers: set the refresh token as an HttpOnly cookie (scoped to `/api/v1/auth/`) instead of returning it,
+    /// so no script can read it.
+    #[serde(default)]
+    pub refresh_in_cookie: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -263,6 +315,8 @@ pub struct ApiKeyCreated {
 pub struct AuditEntry {
     pub id: Uuid,
     pub actor_id: Option<Uuid>,
+    /// The actor's name, while their account exists.
+    pub actor_name: Option<String>,
     /// e.g. `login.succeeded`, `login.failed`, `token.reuse_detected`, `user.role_changed`, `api_key.created`.
     pub action: String,
     pub target_type: Option<String>,
@@ -277,6 +331,7 @@ impl From<audit::Model> for AuditEntry {
         Self {
             id: row.id,
             actor_id: row.actor_id,
+            actor_name: None,
             action: row.action,
             target_type: row.target_type,
             target_id: row.target_id,
@@ -293,6 +348,12 @@ pub struct AuditFilter {
     /// Only entries with this action.
     #[param(max_length = 200)]
     pub action: Option<String>,
+    /// Only entries by this person.
+    pub actor_id: Option<Uuid>,
+    /// Only entries at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only entries before this instant.
+    pub to: Option<DateTime<Utc>>,
 }
 
 /// Someone's access changed (a role, a deactivation, a deletion, a sign-out everywhere; or an API key revoked):

@@ -11,6 +11,8 @@ pub mod chat_session {
         pub org_id: Uuid,
         pub persona_id: Uuid,
         pub user_id: Uuid,
+        /// The start of the student's first question; none before it.
+        pub title: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

@@ -9,6 +9,8 @@ pub enum ChatError {
     NotFound(&'static str),
     #[error("only the student who owns this session may send messages in it")]
     NotOwner,
+    #[error("only teachers and admins read their organisation's sessions")]
+    StaffOnly,
     #[error("{0}")]
     Invalid(String),
     #[error("an answer is still being written in this session; wait for it or cancel it")]
@@ -36,7 +38,7 @@ impl ChatError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound(_) => "not_found",
-            Self::NotOwner => "forbidden",
+            Self::NotOwner | Self::StaffOnly => "forbidden",
             Self::Invalid(_) => "invalid_request",
             Self::TurnInProgress => "turn_in_progress",
             Self::Llm(kind) => kind.code(),
@@ -48,7 +50,7 @@ impl ChatError {
     pub fn api(&self) -> ApiError {
         let status = match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::NotOwner => StatusCode::FORBIDDEN,
+            Self::NotOwner | Self::StaffOnly => StatusCode::FORBIDDEN,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TurnInProgress => StatusCode::CONFLICT,
             Self::Llm(ChatErrorKind::Timeout) => StatusCode::GATEWAY_TIMEOUT,

@@ -31,7 +31,8 @@ use crate::platform::Backends;
 #[derive(OpenApi)]
 #[openapi(
     paths(
-        routes::sessions::create_session, routes::sessions::list_sessions, routes::sessions::list_messages,
+        routes::sessions::create_session, routes::sessions::list_sessions, routes::sessions::get_session,
+        routes::sessions::list_messages,
         routes::messages::send_message, routes::ws::connect,
     ),
     components(schemas(views::ClientFrame, views::ServerFrame)),

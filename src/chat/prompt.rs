@@ -100,12 +100,14 @@ pub fn cited(text: &str, sources: usize) -> Vec<usize> {
     found
 }
 
-/// Citations of the sources the answer cited, or of every source when it cited none.
+/// Citations of the sources the answer cited, or of every source when it cited none; in index order (`[1]`
+/// before `[2]`), whatever order the answer mentions them in, so chips read like a numbered list.
 pub fn citations(text: &str, sources: &[SearchHit], snippet_chars: usize) -> Vec<Citation> {
     let mut indices = cited(text, sources.len());
     if indices.is_empty() {
         indices = (1..=sources.len()).collect();
     }
+    indices.sort_unstable();
     indices.into_iter().map(|i| citation(i, &sources[i - 1], snippet_chars)).collect()
 }
 
@@ -118,6 +120,8 @@ pub fn citation(index: usize, hit: &SearchHit, snippet_chars: usize) -> Citation
         slide: hit.slide,
         start_ms: hit.start_ms,
         end_ms: hit.end_ms,
+        heading_path: hit.heading_path.clone(),
+        chunk_id: Some(hit.chunk_id),
         snippet: snippet(&hit.text, snippet_chars),
     }
 }

@@ -1,6 +1,7 @@
 //! The chat domain's API: sessions and who may read and write them, the steps before a turn runs, and starting the
 //! turn. The HTTP routes and the WebSocket both go through it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -11,7 +12,7 @@ use super::error::ChatError;
 use super::hub::{ChatHub, Outbox, TurnGuard};
 use super::store::{self, NewMessage};
 use super::turn::{self, Turn, TurnResult};
-use super::views::{MessageView, ServerFrame, SessionView};
+use super::views::{MessageView, ServerFrame, SessionFilter, SessionScope, SessionSummary};
 use crate::auth::{AuthService, AuthUser, Role, UserData};
 use crate::avatar::AvatarService;
 use crate::billing::{BillingService, Quota};
@@ -87,9 +88,57 @@ impl ChatService {
         Ok(session)
     }
 
-    /// The caller's own sessions, most recently active first.
-    pub async fn list_sessions(&self, caller: &AuthUser, page: &PageQuery) -> Result<Page<SessionView>, ChatError> {
-        Ok(store::sessions_page(&self.backends.db, caller.org_id, caller.user_id, page).await?)
+    /// Sessions most recently active first: the caller's own, or with `scope=org` (staff only) every session of
+    /// their org; narrowed by student, persona and dates.
+    pub async fn list_sessions(
+        &self,
+        caller: &AuthUser,
+        filter: &SessionFilter,
+        page: &PageQuery,
+    ) -> Result<Page<SessionSummary>, ChatError> {
+        let only = match filter.scope.unwrap_or_default() {
+            SessionScope::Mine => Some(caller.user_id),
+            SessionScope::Org if caller.role.at_least(Role::Teacher) => None,
+            SessionScope::Org => return Err(ChatError::StaffOnly),
+        };
+        let (sessions, counts) = store::sessions_page(&self.backends.db, caller.org_id, only, filter, page).await?;
+        let items = self.summaries(caller.org_id, sessions.items, &counts).await?;
+        Ok(Page::of(items, page, sessions.total))
+    }
+
+    /// One session the caller may read, as lists show it.
+    pub async fn session(&self, caller: &AuthUser, id: Uuid) -> Result<SessionSummary, ChatError> {
+        let session = self.readable(caller, id).await?;
+        let counts = store::message_counts(&self.backends.db, session.org_id, &[session.id]).await?;
+        let mut one = self.summaries(caller.org_id, vec![session], &counts).await?;
+        one.pop().ok_or(ChatError::NotFound("session"))
+    }
+
+    /// Sessions with their student's and persona's names, asked of the auth and persona domains in one go each.
+    async fn summaries(
+        &self,
+        org_id: Uuid,
+        sessions: Vec<chat_session::Model>,
+        counts: &HashMap<Uuid, u64>,
+    ) -> Result<Vec<SessionSummary>, ChatError> {
+        let users: Vec<Uuid> = sessions.iter().map(|s| s.user_id).collect();
+        let personas: Vec<Uuid> = sessions.iter().map(|s| s.persona_id).collect();
+        let user_names = self.auth.names(org_id, &users).await.map_err(|e| anyhow::Error::new(e))?;
+        let persona_names = self.personas.names(org_id, &personas).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|s| SessionSummary {
+                id: s.id,
+                persona_id: s.persona_id,
+                persona_name: persona_names.get(&s.persona_id).cloned(),
+                user_id: s.user_id,
+                user_name: user_names.get(&s.user_id).cloned(),
+                title: s.title,
+                message_count: counts.get(&s.id).copied().unwrap_or(0),
+                created_at: s.created_at,
+                updated_at: s.updated_at,
+            })
+            .collect())
     }
 
     /// A session the caller may read: their own, or any of the org's for teachers and admins (who watch).
@@ -162,6 +211,7 @@ impl ChatService {
             },
         )
         .await?;
+        store::set_title(&self.backends.db, &session, content).await?;
         Ok(Accepted { turn: Turn { session, persona, question, origin }, guard })
     }
 

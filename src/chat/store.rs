@@ -1,11 +1,13 @@
 //! sea-orm queries of the chat tables, always scoped by org (and by session, which is itself org-scoped).
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
 use super::entities::{chat_message, chat_session};
-use super::views::{MessageView, SessionView};
+use super::views::{MessageView, SessionFilter};
 use crate::pagination::{Page, PageQuery};
 
 pub async fn insert_session(
@@ -20,6 +22,7 @@ pub async fn insert_session(
         org_id: Set(org_id),
         persona_id: Set(persona_id),
         user_id: Set(user_id),
+        title: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -36,19 +39,70 @@ pub async fn find_session(
     chat_session::Entity::find_by_id(id).filter(chat_session::Column::OrgId.eq(org_id)).one(db).await
 }
 
-/// One page of a user's sessions, most recently active first.
+/// Characters of the first question kept as a session's title (the migration backfilling titles keeps as many).
+pub const TITLE_CHARS: usize = 120;
+
+/// One page of an org's sessions matching `filter` (`user_id`: whose, when the caller may only see their own),
+/// most recently active first, with how many messages each has.
 pub async fn sessions_page(
     db: &impl ConnectionTrait,
     org_id: Uuid,
-    user_id: Uuid,
+    user_id: Option<Uuid>,
+    filter: &SessionFilter,
     page: &PageQuery,
-) -> Result<Page<SessionView>, sea_orm::DbErr> {
-    let query = chat_session::Entity::find()
-        .filter(chat_session::Column::OrgId.eq(org_id))
-        .filter(chat_session::Column::UserId.eq(user_id))
-        .order_by_desc(chat_session::Column::UpdatedAt)
-        .order_by_desc(chat_session::Column::Id);
-    Page::fetch(query, db, page, |row| SessionView::from(&row)).await
+) -> Result<(Page<chat_session::Model>, HashMap<Uuid, u64>), sea_orm::DbErr> {
+    let mut query = chat_session::Entity::find().filter(chat_session::Column::OrgId.eq(org_id));
+    for user in [user_id, filter.user_id].into_iter().flatten() {
+        query = query.filter(chat_session::Column::UserId.eq(user));
+    }
+    if let Some(persona) = filter.persona_id {
+        query = query.filter(chat_session::Column::PersonaId.eq(persona));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(chat_session::Column::UpdatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(chat_session::Column::UpdatedAt.lt(to));
+    }
+    let query = query.order_by_desc(chat_session::Column::UpdatedAt).order_by_desc(chat_session::Column::Id);
+    let sessions = Page::fetch(query, db, page, |row| row).await?;
+    let ids: Vec<Uuid> = sessions.items.iter().map(|s| s.id).collect();
+    Ok((sessions, message_counts(db, org_id, &ids).await?))
+}
+
+/// How many messages each of `sessions` has, in one query.
+pub async fn message_counts(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    sessions: &[Uuid],
+) -> Result<HashMap<Uuid, u64>, sea_orm::DbErr> {
+    let rows: Vec<(Uuid, i64)> = chat_message::Entity::find()
+        .select_only()
+        .column(chat_message::Column::SessionId)
+        .column_as(chat_message::Column::Id.count(), "count")
+        .filter(chat_message::Column::OrgId.eq(org_id))
+        .filter(chat_message::Column::SessionId.is_in(sessions.iter().copied()))
+        .group_by(chat_message::Column::SessionId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(id, n)| (id, u64::try_from(n).unwrap_or(0))).collect())
+}
+
+/// Names the session after its first question; a no-op once it has a title.
+pub async fn set_title(db: &impl ConnectionTrait, session: &chat_session::Model, question: &str) -> Result<(), sea_orm::DbErr> {
+    if session.title.is_some() {
+        return Ok(());
+    }
+    let title: String = question.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(TITLE_CHARS).collect();
+    chat_session::Entity::update_many()
+        .col_expr(chat_session::Column::Title, sea_orm::sea_query::Expr::value(title))
+        .filter(chat_session::Column::Id.eq(session.id))
+        .filter(chat_session::Column::OrgId.eq(session.org_id))
+        .filter(chat_session::Column::Title.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// A message to store; the id is chosen by the caller so frames can name it before it is written.

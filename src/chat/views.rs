@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::cues::{Cue, CueAt};
@@ -32,6 +32,50 @@ impl From<&chat_session::Model> for SessionView {
 }
 
 /// A source the answer drew on. `index` is the `[n]` the answer cites it by.
+/// Whose sessions `GET /sessions` lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionScope {
+    /// The caller's own.
+    #[default]
+    Mine,
+    /// Every session of the caller's organisation (teachers and admins).
+    Org,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionFilter {
+    /// `mine` (default) or `org` (teachers and admins: every student's).
+    #[param(inline)]
+    pub scope: Option<SessionScope>,
+    /// Only this person's sessions.
+    pub user_id: Option<Uuid>,
+    /// Only sessions with this persona.
+    pub persona_id: Option<Uuid>,
+    /// Only sessions active at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only sessions active before this instant.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A session as a list shows it: who, with which tutor, about what, how long.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionSummary {
+    pub id: Uuid,
+    pub persona_id: Uuid,
+    /// Absent when the persona was deleted.
+    pub persona_name: Option<String>,
+    pub user_id: Uuid,
+    /// Absent when the account was deleted.
+    pub user_name: Option<String>,
+    /// The start of the student's first question; absent before it.
+    pub title: Option<String>,
+    pub message_count: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Citation {
     pub index: usize,
@@ -42,6 +86,13 @@ pub struct Citation {
     /// Audio and video: where the passage is spoken.
     pub start_ms: Option<i64>,
     pub end_ms: Option<i64>,
+    /// The passage's place in the document's outline, e.g. `Unit 2 > Photosynthesis` (empty when it has none).
+    #[serde(default)]
+    pub heading_path: String,
+    /// The cited passage, for `GET /documents/{id}/content?chunk_id=` (absent in answers stored before it was
+    /// recorded).
+    #[serde(default)]
+    pub chunk_id: Option<Uuid>,
     pub snippet: String,
 }
 
@@ -238,6 +289,8 @@ mod tests {
             slide: None,
             start_ms: None,
             end_ms: None,
+            heading_path: String::new(),
+            chunk_id: None,
             snippet: "x".into(),
         };
         let json = serde_json::to_value(ServerFrame::AnswerCitation { message_id: id, citation }).unwrap();

@@ -123,3 +123,13 @@ async fn link(db: &impl ConnectionTrait, org_id: Uuid, persona_id: Uuid, ids: &[
     persona_collection::Entity::insert_many(rows).exec(db).await?;
     Ok(())
 }
+
+/// The names of those of `ids` that are personas of `org_id`.
+pub async fn names(db: &impl ConnectionTrait, org_id: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, DbErr> {
+    let rows = persona::Entity::find()
+        .filter(persona::Column::OrgId.eq(org_id))
+        .filter(persona::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|p| (p.id, p.name)).collect())
+}

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+mod cookie;
 pub mod invitations;
 pub mod signin;
 pub mod users;
@@ -15,9 +16,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/auth/refresh").post(signin::refresh))
         .service(web::resource("/auth/logout").post(signin::logout))
         .service(web::resource("/auth/me").get(signin::me))
+        .service(web::resource("/auth/status").get(signin::status))
         .service(web::resource("/users").get(users::list))
         .service(web::resource("/users/{id}").get(users::get).patch(users::update).delete(users::delete))
-        .service(web::resource("/invitations").post(invitations::create))
+        .service(web::resource("/invitations").post(invitations::create).get(invitations::list))
+        .service(web::resource("/invitations/{id}").delete(invitations::revoke))
         .service(web::resource("/invitations/{token}/accept").post(invitations::accept))
         .service(web::resource("/api-keys").post(api_keys::create).get(api_keys::list))
         .service(web::resource("/api-keys/{id}").delete(api_keys::revoke))

@@ -92,6 +92,11 @@ impl AuthService {
         &self.backends.config
     }
 
+    /// How long a refresh token lives (the refresh cookie lives as long).
+    pub fn refresh_ttl_days(&self) -> i64 {
+        self.settings().auth.refresh_token_ttl_days
+    }
+
     /// The caller a bearer token names, with the API rate limits applied. `method` is what the caller wants to
     /// do: a `read` API key may only read.
     pub async fn authenticate(&self, token: &str, method: &Method) -> Result<AuthUser, AuthError> {
@@ -197,7 +202,7 @@ impl AuthService {
         store::insert_refresh_token(conn, account, family, secrets::digest(&refresh), expires_at).await?;
         Ok(TokenResponse {
             access_token,
-            refresh_token: refresh,
+            refresh_token: Some(refresh),
             token_type: "Bearer",
             expires_in: self.jwt.ttl_secs(),
         })

@@ -19,7 +19,7 @@ use crate::auth::error::AuthError;
 use crate::auth::extractors::{AuthUser, ClientIp, Credential};
 use crate::auth::store::{self, NewInvitation, NewUser, Tokens, UserChanges};
 use crate::auth::views::{
-    AcceptInvitation, CreateInvitation, InvitationCreated, NAME_MAX, QUERY_MAX, Role, TOKEN_MAX, TokenResponse,
+    AcceptInvitation, CreateInvitation, InvitationCreated, InvitationView, NAME_MAX, QUERY_MAX, Role, TOKEN_MAX, TokenResponse,
     UpdateUser, UserFilter, UserView,
 };
 use crate::auth::{password, secrets};
@@ -38,6 +38,11 @@ impl AuthService {
             bounded("q", q, QUERY_MAX)?;
         }
         Ok(store::users_page(&self.backends.db, caller.org_id, filter, page).await?)
+    }
+
+    /// The names of the org's people among `ids` (a deleted account is absent), for lists that show them.
+    pub async fn names(&self, org_id: Uuid, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, String>, AuthError> {
+        Ok(store::user_names(&self.backends.db, org_id, ids).await?)
     }
 
     /// A user of `org_id`. Another org's id is simply not found.
@@ -144,6 +149,27 @@ impl AuthService {
         let details = serde_json::json!({ "email": email, "role": body.role });
         self.audit(Audit::by(caller, ip, "invitation.created").target("invitation", row.id).details(details)).await;
         Ok(InvitationCreated { id: row.id, email, role: body.role, token, expires_at })
+    }
+
+    /// Invitations waiting to be accepted: all of them for an admin, the student ones (those they may make) for a
+    /// teacher.
+    pub async fn list_invitations(&self, caller: &AuthUser, page: &PageQuery) -> Result<Page<InvitationView>, AuthError> {
+        let role = (caller.role != Role::Admin).then_some(Role::Student);
+        Ok(store::pending_invitations(&self.backends.db, caller.org_id, role, page).await?)
+    }
+
+    /// Revokes a pending invitation: its link stops working. Teachers revoke student invitations only.
+    pub async fn revoke_invitation(&self, caller: &AuthUser, ip: &ClientIp, id: Uuid) -> Result<(), AuthError> {
+        if matches!(caller.credential, Credential::ApiKey { .. }) {
+            return Err(AuthError::Forbidden("API keys cannot manage invitations".into()));
+        }
+        let role = (caller.role != Role::Admin).then_some(Role::Student);
+        let revoked = store::delete_pending_invitation(&self.backends.db, caller.org_id, id, role)
+            .await?
+            .ok_or(AuthError::NotFound("invitation"))?;
+        let details = serde_json::json!({ "email": revoked.email, "role": revoked.role });
+        self.audit(Audit::by(caller, ip, "invitation.revoked").target("invitation", id).details(details)).await;
+        Ok(())
     }
 
     /// Sets the invitee's name and password, creates their account in the inviting org, and signs them in.

@@ -16,7 +16,8 @@ use crate::auth::error::AuthError;
 use crate::auth::extractors::{AuthUser, ClientIp, Credential};
 use crate::auth::store::{self, NewUser, Tokens};
 use crate::auth::views::{
-    EMAIL_MAX, LoginRequest, Me, NAME_MAX, OrgView, RegisterRequest, Role, TOKEN_MAX, TokenResponse, UserView,
+    EMAIL_MAX, LoginRequest, Me, NAME_MAX, OrgView, RegisterRequest, Role, ServerStatus, TOKEN_MAX, TokenResponse,
+    UserView,
 };
 use crate::auth::{password, secrets};
 use crate::config::Registration;
@@ -144,6 +145,12 @@ impl AuthService {
             self.access_changed(Some(caller.user_id), None).await;
         }
         Ok(())
+    }
+
+    /// How people join this server: its registration mode, and whether it has no organisation yet.
+    pub async fn status(&self) -> Result<ServerStatus, AuthError> {
+        let first_run = !store::any_org(&self.backends.db).await?;
+        Ok(ServerStatus { registration: self.settings().auth.registration, first_run })
     }
 
     /// The caller and their organisation.

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::chat::error::ChatError;
 use crate::chat::service::ChatService;
-use crate::chat::views::{MessageView, SessionView};
+use crate::chat::views::{MessageView, SessionFilter, SessionSummary, SessionView};
 use crate::error::ErrorBody;
 use crate::pagination::{Page, PageQuery};
 
@@ -27,18 +27,39 @@ pub async fn create_session(
     Ok(HttpResponse::Created().json(SessionView::from(&session)))
 }
 
-/// List my sessions
+/// List sessions
 ///
-/// The caller's own sessions, most recently active first.
+/// The caller's own sessions, most recently active first; with `scope=org`, teachers and admins list every
+/// session of their organisation. Either may be narrowed to one student, one persona and a span of activity.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "chat", operation_id = "list_sessions",
-    security(("bearer" = []), ("api_key" = [])), params(PageQuery), extensions(("x-min-role" = json!("student"))),
-    responses((status = 200, description = "one page of the caller's sessions", body = Page<SessionView>)))]
+    security(("bearer" = []), ("api_key" = [])), params(PageQuery, SessionFilter),
+    extensions(("x-min-role" = json!("student"))),
+    responses((status = 200, description = "one page of sessions", body = Page<SessionSummary>),
+        (status = 403, description = "`forbidden`: a student asked for `scope=org`", body = ErrorBody)))]
 pub async fn list_sessions(
     chat: web::Data<ChatService>,
     caller: AuthUser,
     page: PageQuery,
+    filter: web::Query<SessionFilter>,
 ) -> Result<HttpResponse, ChatError> {
-    Ok(HttpResponse::Ok().json(chat.list_sessions(&caller, &page).await?))
+    Ok(HttpResponse::Ok().json(chat.list_sessions(&caller, &filter, &page).await?))
+}
+
+/// Get a session
+///
+/// Who it is between, its title and size. Students read their own sessions; teachers and admins every session
+/// of their org.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "chat", operation_id = "get_session",
+    security(("bearer" = []), ("api_key" = [])), params(("id" = Uuid, Path)),
+    extensions(("x-min-role" = json!("student"))),
+    responses((status = 200, description = "the session", body = SessionSummary),
+        (status = 404, description = "`not_found`: not a session the caller may read", body = ErrorBody)))]
+pub async fn get_session(
+    chat: web::Data<ChatService>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ChatError> {
+    Ok(HttpResponse::Ok().json(chat.session(&caller, *id).await?))
 }
 
 /// Read a session

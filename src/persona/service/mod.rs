@@ -3,6 +3,8 @@
 
 mod fields;
 
+use std::collections::HashMap;
+
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
@@ -92,6 +94,11 @@ impl PersonaService {
         let row = store::persona_in_org(db, org_id, id).await?.ok_or(PersonaError::NotFound)?;
         let mut links = store::collection_ids(db, &[row.id]).await?;
         assemble(row, links.remove(&id).unwrap_or_default())
+    }
+
+    /// The names of the org's personas among `ids` (a deleted one is absent), for lists that show them.
+    pub async fn names(&self, org_id: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, PersonaError> {
+        Ok(store::names(&self.backends.db, org_id, ids).await?)
     }
 
     pub async fn get(&self, caller: &AuthUser, id: Uuid) -> Result<PersonaView, PersonaError> {

@@ -1,6 +1,14 @@
 //! sea-orm queries of the accounts tables: organisations, users, refresh tokens, invitations, API keys and the
 //! audit log. Scoped by org wherever a row belongs to one.
 
+mod audit_log;
+mod invitations;
+mod keys;
+
+pub use audit_log::*;
+pub use invitations::*;
+pub use keys::*;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -9,8 +17,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::entities::{api_key, audit, invitation, org, refresh_token, user};
-use super::views::{ApiKeyView, AuditEntry, AuditFilter, Role, UserFilter, UserView};
+use super::entities::{org, refresh_token, user};
+use super::views::{Role, UserFilter, UserView};
 use crate::pagination::{Page, PageQuery};
 
 pub async fn user_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<user::Model>, DbErr> {
@@ -203,160 +211,16 @@ pub async fn revoke_refresh_tokens(db: &impl ConnectionTrait, which: Tokens) -> 
     Ok(())
 }
 
-pub struct NewInvitation {
-    pub org_id: Uuid,
-    pub email: String,
-    pub role: Role,
-    pub token_hash: String,
-    pub invited_by: Uuid,
-    pub expires_at: DateTime<Utc>,
-}
-
-pub async fn insert_invitation(db: &impl ConnectionTrait, new: NewInvitation) -> Result<invitation::Model, DbErr> {
-    invitation::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        org_id: Set(new.org_id),
-        email: Set(new.email),
-        role: Set(new.role.as_str().into()),
-        token_hash: Set(new.token_hash),
-        invited_by: Set(new.invited_by),
-        expires_at: Set(new.expires_at),
-        accepted_at: Set(None),
-        created_at: Set(Utc::now()),
-    }
-    .insert(db)
-    .await
-}
-
-pub async fn invitation_by_hash(
-    db: &impl ConnectionTrait,
-    token_hash: &str,
-) -> Result<Option<invitation::Model>, DbErr> {
-    invitation::Entity::find().filter(invitation::Column::TokenHash.eq(token_hash)).one(db).await
-}
-
-/// Single use even under a race: only one acceptance flips `accepted_at`.
-pub async fn claim_invitation(db: &impl ConnectionTrait, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbErr> {
-    let claimed = invitation::Entity::update_many()
-        .col_expr(invitation::Column::AcceptedAt, Expr::value(now))
-        .filter(invitation::Column::Id.eq(id))
-        .filter(invitation::Column::AcceptedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(claimed.rows_affected == 1)
-}
-
-pub struct NewApiKey {
-    pub org_id: Uuid,
-    pub name: String,
-    pub prefix: String,
-    pub key_hash: String,
-    pub scope: &'static str,
-    pub created_by: Uuid,
-}
-
-pub async fn insert_api_key(db: &impl ConnectionTrait, new: NewApiKey) -> Result<api_key::Model, DbErr> {
-    api_key::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        org_id: Set(new.org_id),
-        name: Set(new.name),
-        prefix: Set(new.prefix),
-        key_hash: Set(new.key_hash),
-        scope: Set(new.scope.into()),
-        created_by: Set(new.created_by),
-        created_at: Set(Utc::now()),
-        last_used_at: Set(None),
-        revoked_at: Set(None),
-    }
-    .insert(db)
-    .await
-}
-
-pub async fn live_api_key_by_hash(db: &impl ConnectionTrait, key_hash: &str) -> Result<Option<api_key::Model>, DbErr> {
-    api_key::Entity::find()
-        .filter(api_key::Column::KeyHash.eq(key_hash))
-        .filter(api_key::Column::RevokedAt.is_null())
-        .one(db)
-        .await
-}
-
-/// Whether key `id` of `org_id` exists and is not revoked.
-pub async fn api_key_is_live(db: &impl ConnectionTrait, org_id: Uuid, id: Uuid) -> Result<bool, DbErr> {
-    let key = api_key::Entity::find_by_id(id)
-        .filter(api_key::Column::OrgId.eq(org_id))
-        .filter(api_key::Column::RevokedAt.is_null())
-        .one(db)
-        .await?;
-    Ok(key.is_some())
-}
-
-pub async fn live_api_keys(db: &impl ConnectionTrait, org_id: Uuid) -> Result<Vec<ApiKeyView>, DbErr> {
-    let keys = api_key::Entity::find()
-        .filter(api_key::Column::OrgId.eq(org_id))
-        .filter(api_key::Column::RevokedAt.is_null())
-        .order_by_desc(api_key::Column::CreatedAt)
-        .all(db)
-        .await?;
-    Ok(keys.into_iter().map(ApiKeyView::from).collect())
-}
-
-/// Revokes a live key of `org_id`; `false` when there is none with that id.
-pub async fn revoke_api_key(db: &impl ConnectionTrait, org_id: Uuid, id: Uuid) -> Result<bool, DbErr> {
-    let revoked = api_key::Entity::update_many()
-        .col_expr(api_key::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(api_key::Column::Id.eq(id))
-        .filter(api_key::Column::OrgId.eq(org_id))
-        .filter(api_key::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(revoked.rows_affected == 1)
-}
-
-pub async fn touch_api_key(db: &impl ConnectionTrait, key: &api_key::Model, now: DateTime<Utc>) -> Result<(), DbErr> {
-    let mut row: api_key::ActiveModel = key.clone().into();
-    row.last_used_at = Set(Some(now));
-    row.update(db).await?;
-    Ok(())
-}
-
-#[derive(Debug)]
-pub struct NewAuditRow {
-    pub org_id: Option<Uuid>,
-    pub actor_id: Option<Uuid>,
-    pub action: &'static str,
-    pub target_type: Option<&'static str>,
-    pub target_id: Option<String>,
-    pub ip: Option<String>,
-    pub details: serde_json::Value,
-}
-
-pub async fn insert_audit(db: &impl ConnectionTrait, row: NewAuditRow) -> Result<(), DbErr> {
-    audit::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        org_id: Set(row.org_id),
-        actor_id: Set(row.actor_id),
-        action: Set(row.action.to_owned()),
-        target_type: Set(row.target_type.map(str::to_owned)),
-        target_id: Set(row.target_id),
-        ip: Set(row.ip),
-        details: Set(if serde_json::Value::is_null(&row.details) { serde_json::json!({}) } else { row.details }),
-        created_at: Set(Utc::now()),
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
-/// The org's audit log, newest first.
-pub async fn audit_page(
+/// The names of those of `ids` that are people of `org_id`.
+pub async fn user_names(
     db: &impl ConnectionTrait,
     org_id: Uuid,
-    filter: &AuditFilter,
-    page: &PageQuery,
-) -> Result<Page<AuditEntry>, DbErr> {
-    let mut query = audit::Entity::find().filter(audit::Column::OrgId.eq(org_id));
-    if let Some(action) = &filter.action {
-        query = query.filter(audit::Column::Action.eq(action.as_str()));
-    }
-    Page::fetch(query.order_by_desc(audit::Column::Id), db, page, AuditEntry::from).await
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, DbErr> {
+    let rows = user::Entity::find()
+        .filter(user::Column::OrgId.eq(org_id))
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|u| (u.id, u.name)).collect())
 }
