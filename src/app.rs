@@ -100,7 +100,8 @@ impl Application {
                         HttpResponse::PermanentRedirect().insert_header(("location", "/api/docs/")).finish()
                     }),
                 )
-                .default_service(web::to(http::not_found))
+                .configure(crate::web::configure)
+                .default_service(web::to(crate::web::fallback))
                 .wrap(http::cors(&cors_origins))
                 .wrap(from_fn(http::request_context))
                 .wrap(from_fn(http::security_headers))

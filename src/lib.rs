@@ -3,7 +3,7 @@
 //! `platform` holds infrastructure with no domain knowledge (its [`platform::Backends`] is all a domain gets from
 //! outside); each domain (`auth`, `ingest`, `persona`, `chat`, and the seams `avatar` and `billing`) has the same
 //! skeleton and owns its routes, OpenAPI, state and errors; `app` builds the domains from one list and mounts
-//! them behind one router.
+//! them behind one router; `web` serves the browser app (`static/`) beside them.
 
 pub mod app;
 pub mod auth;
@@ -19,5 +19,6 @@ pub mod ops;
 pub mod pagination;
 pub mod persona;
 pub mod platform;
+pub mod web;
 
 pub use app::Application;
