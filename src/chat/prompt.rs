@@ -156,6 +156,8 @@ pub fn extractive_answer(sources: &[SearchHit]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]
@@ -163,6 +165,29 @@ mod tests {
         assert_eq!(cited("Plants [2] make sugar [1, 3][2] and [9] and [x] and [1", 3), [2, 1, 3]);
         assert_eq!(cited("nothing cited", 3), Vec::<usize>::new());
         assert_eq!(cited("[0] [4]", 3), Vec::<usize>::new(), "out of range");
+    }
+
+    #[test]
+    fn citations_leave_in_index_order_with_their_place_and_chunk() {
+        let hit = |n: u128, heading: &str| SearchHit {
+            chunk_id: Uuid::from_u128(n),
+            document_id: Uuid::from_u128(100 + n),
+            document_name: format!("doc{n}.pdf"),
+            collection_id: Uuid::from_u128(200),
+            text: format!("text {n}"),
+            score: 1.0,
+            page: Some(i32::try_from(n).unwrap()),
+            slide: None,
+            start_ms: None,
+            end_ms: None,
+            heading_path: heading.into(),
+        };
+        let sources = [hit(1, "A"), hit(2, "B > C"), hit(3, "D")];
+        let found = citations("First [3], then [1].", &sources, 50);
+        let order: Vec<usize> = found.iter().map(|c| c.index).collect();
+        assert_eq!(order, [1, 3], "numbered like a list, not in the order mentioned");
+        assert_eq!((found[1].heading_path.as_str(), found[1].chunk_id), ("D", Some(Uuid::from_u128(3))));
+        assert_eq!(found[1].page, Some(3));
     }
 
     #[test]

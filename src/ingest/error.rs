@@ -12,6 +12,8 @@ pub enum IngestError {
     TooLarge(u64),
     #[error("{0}")]
     Unsupported(String),
+    #[error("the file is empty")]
+    Empty,
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -25,6 +27,7 @@ impl IngestError {
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unsupported(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type"),
+            Self::Empty => (StatusCode::UNPROCESSABLE_ENTITY, "empty_file"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Unexpected(cause) => return ApiError::internal(cause),
         };

@@ -29,7 +29,8 @@ use crate::platform::jobs::JobRegistry;
     paths(
         routes::collections::create, routes::collections::list, routes::collections::get,
         routes::collections::update, routes::collections::delete,
-        routes::documents::upload, routes::documents::list, routes::documents::get, routes::documents::delete,
+        routes::documents::upload, routes::documents::list, routes::documents::get, routes::documents::content,
+        routes::documents::delete,
         routes::documents::reprocess, routes::documents::events, routes::search::search,
     ),
     components(schemas(views::DocumentEvent)),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::entities::document;
@@ -193,4 +193,53 @@ pub struct SearchResponse {
     pub results: Vec<SearchHit>,
     /// `hybrid`, or `sparse` when no embedding model is available.
     pub mode: &'static str,
+}
+
+/// Which part of a document to show. At most one of `page`, `slide`, `part`, `at_ms`; `chunk_id` picks the part
+/// that holds that chunk and marks it as the focus. None: the first part.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContentQuery {
+    /// A PDF's page, from 1.
+    #[param(minimum = 1)]
+    pub page: Option<i32>,
+    /// A presentation's slide, from 1.
+    #[param(minimum = 1)]
+    pub slide: Option<i32>,
+    /// A part of a document with no pages or slides (text, transcripts), from 1.
+    #[param(minimum = 1)]
+    pub part: Option<i32>,
+    /// A moment of an audio or video recording, in milliseconds: the part that holds it.
+    #[param(minimum = 0)]
+    pub at_ms: Option<i64>,
+    /// A chunk (a citation's `chunk_id`): the part that holds it, with the chunk as `focus`.
+    pub chunk_id: Option<Uuid>,
+}
+
+/// One part of a document's extracted text, as the viewer shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentContent {
+    pub document: DocumentView,
+    /// What `location` counts: `page` (PDF), `slide` (presentations) or `part` (text, transcripts: a run of
+    /// passages).
+    pub unit: &'static str,
+    /// Every location that has text, in order (a PDF page with no text is left out).
+    pub locations: Vec<i32>,
+    /// The location shown; 0 when the document has no text yet.
+    pub location: i32,
+    /// The passages at `location`, in reading order, each without the words it repeats from the one before.
+    pub passages: Vec<ContentPassage>,
+    /// The chunk asked for by `chunk_id`, when it exists.
+    pub focus: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContentPassage {
+    pub chunk_id: Uuid,
+    pub heading_path: String,
+    pub text: String,
+    pub page: Option<i32>,
+    pub slide: Option<i32>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
 }

@@ -177,7 +177,7 @@ async fn hostile_or_unusable_files_fail_with_a_clear_code_and_the_rest_carry_on(
         w
     };
     let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
-        ("empty.txt", Vec::new(), &["empty_document"]),
+        ("blank.txt", b"  \n\n\t ".to_vec(), &["empty_document"]),
         ("junk.txt", junk, &["not_text", "unsupported_type"]),
         ("corrupt.docx", corrupt_docx, &["corrupt_docx", "unsupported_type"]),
         (
@@ -216,6 +216,11 @@ async fn an_executable_is_refused_at_upload_and_oversized_uploads_are_413() {
     let mut elf = b"\x7fELF\x02\x01\x01\x00".to_vec();
     elf.extend_from_slice(&[0u8; 256]);
     assert_error(upload(&app, &teacher, &collection, "setup.exe", elf).await, 415, "unsupported_type").await;
+    // What can be known from the bytes is answered at once, not with a 202 and a failure later.
+    let mut png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
+    png.extend((0..512u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8));
+    assert_error(upload(&app, &teacher, &collection, "notes.txt", png).await, 415, "unsupported_type").await;
+    assert_error(upload(&app, &teacher, &collection, "empty.txt", Vec::new()).await, 422, "empty_file").await;
     let big = vec![b'a'; 20_000];
     assert_error(upload(&app, &teacher, &collection, "big.txt", big).await, 413, "payload_too_large").await;
     let listed: Value = app

@@ -4,14 +4,18 @@
 use uuid::Uuid;
 
 use super::chunker::Chunk;
-use super::{StepError, passages, set_stage};
+use super::{StepError, between, passages, pct, set_stage};
 use crate::ingest::entities::document;
 use crate::ingest::store::{self, NewChunk};
 use crate::ingest::views::DELETING;
 use crate::platform::Backends;
 use crate::platform::vectors::{PointPayload, VectorFilter, VectorPoint, bm25_sparse};
 
-const EMBED_BATCH: usize = 64;
+/// Chunks per embedding call: enough for the bar to move in about ten steps whatever the document's size, at least
+/// a few per call (with their window texts some 20 inputs, which keeps the model busy), and at most 32.
+fn embed_batch(chunks: usize) -> usize {
+    chunks.div_ceil(10).clamp(4, 32)
+}
 
 /// Replaces whatever an earlier run wrote for `doc` with `chunks`; returns how many were written.
 pub(super) async fn index(backends: &Backends, doc: &document::Model, chunks: &[Chunk]) -> Result<usize, StepError> {
@@ -24,12 +28,14 @@ pub(super) async fn index(backends: &Backends, doc: &document::Model, chunks: &[
     }
     store::delete_chunks(&backends.db, doc.id).await?;
     let total = chunks.len();
-    for (batch_index, batch) in chunks.chunks(EMBED_BATCH).enumerate() {
-        let first = batch_index * EMBED_BATCH;
+    set_stage(backends, doc, "indexing", pct::INDEXING).await?;
+    let size = embed_batch(total);
+    for (batch_index, batch) in chunks.chunks(size).enumerate() {
+        let first = batch_index * size;
         index_batch(backends, doc, first, batch).await?;
         let done = first + batch.len();
-        let pct = 20 + i16::try_from(75 * done / total).unwrap_or(75);
-        set_stage(backends, doc, "indexing", pct).await?;
+        let now = between(pct::INDEXING, pct::INDEXED, done as f32 / total as f32);
+        set_stage(backends, doc, "indexing", now).await?;
     }
     Ok(total)
 }
@@ -126,4 +132,15 @@ async fn index_batch(
 async fn still_wanted(backends: &Backends, doc: &document::Model) -> Result<bool, StepError> {
     let status = store::document_status(&backends.db, doc.id).await?;
     Ok(status.is_some_and(|s| s != DELETING))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn batches_give_about_ten_steps_within_bounds() {
+        assert_eq!(super::embed_batch(1), 4);
+        assert_eq!(super::embed_batch(25), 4);
+        assert_eq!(super::embed_batch(100), 10);
+        assert_eq!(super::embed_batch(5000), 32);
+    }
 }

@@ -27,6 +27,19 @@ use crate::platform::jobs::{Job, JobError, JobHandler};
 
 pub const KIND: &str = "ingest.document";
 const EXTRACT_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often a running extraction's page or slide count is turned into progress.
+const EXTRACT_PROGRESS_EVERY: Duration = Duration::from_millis(300);
+
+/// Where each stage starts on the 0–100 bar, sized by where the time goes: extraction (pages read) or
+/// transcription (pieces heard) up to `CHUNKING`, then embedding the chunks, the bulk of the work on a CPU, up to
+/// `INDEXED`. Each stage moves by its own units of work done, so the bar never sits still for long.
+mod pct {
+    pub const READING: i16 = 2;
+    pub const EXTRACTING: i16 = 5;
+    pub const CHUNKING: i16 = 30;
+    pub const INDEXING: i16 = 32;
+    pub const INDEXED: i16 = 99;
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Payload {
@@ -123,16 +136,16 @@ impl JobHandler for IngestJob {
 impl IngestJob {
     async fn ingest(&self, doc: document::Model) -> Result<(), StepError> {
         let b = &self.backends;
-        set_stage(b, &doc, "reading", 2).await?;
+        set_stage(b, &doc, "reading", pct::READING).await?;
         let bytes = b.objects.get(&doc.blob_key).await?;
         let kind = extract::sniff(&bytes, Some(&doc.name)).map_err(|e| StepError::Document(e.into()))?;
         let pieces = if matches!(kind, DocKind::Audio | DocKind::Video) {
             transcribe::transcribe(b, &doc, bytes).await?
         } else {
-            set_stage(b, &doc, "extracting", 5).await?;
-            extract_pieces(kind, bytes).await?
+            set_stage(b, &doc, "extracting", pct::EXTRACTING).await?;
+            extract_pieces(b, &doc, kind, bytes).await?
         };
-        set_stage(b, &doc, "chunking", 15).await?;
+        set_stage(b, &doc, "chunking", pct::CHUNKING).await?;
         let chunks = self.chunk(&pieces);
         if chunks.is_empty() {
             let message = if matches!(kind, DocKind::Audio | DocKind::Video) {
@@ -167,11 +180,31 @@ impl IngestJob {
     }
 }
 
-/// The text of a document that is not a recording, with its locations.
-async fn extract_pieces(kind: DocKind, bytes: bytes::Bytes) -> Result<Vec<Piece>, StepError> {
-    let extracted = extract::extract_guarded(kind, bytes, Limits::default(), EXTRACT_TIMEOUT)
-        .await
-        .map_err(|e| StepError::Document(e.into()))?;
+/// The text of a document that is not a recording, with its locations; progress by pages or slides read.
+async fn extract_pieces(
+    backends: &Backends,
+    doc: &document::Model,
+    kind: DocKind,
+    bytes: bytes::Bytes,
+) -> Result<Vec<Piece>, StepError> {
+    let progress = std::sync::Arc::new(extract::Progress::default());
+    let extraction = extract::extract_guarded(kind, bytes, Limits::default(), EXTRACT_TIMEOUT, progress.clone());
+    tokio::pin!(extraction);
+    let mut ticks = tokio::time::interval(EXTRACT_PROGRESS_EVERY);
+    let mut shown = pct::EXTRACTING;
+    let extracted = loop {
+        tokio::select! {
+            result = &mut extraction => break result.map_err(|e| StepError::Document(e.into()))?,
+            _ = ticks.tick() => {
+                let Some(done) = progress.fraction() else { continue };
+                let now = between(pct::EXTRACTING, pct::CHUNKING, done);
+                if now > shown {
+                    set_stage(backends, doc, "extracting", now).await?;
+                    shown = now;
+                }
+            }
+        }
+    };
     Ok(extracted
         .sections
         .into_iter()
@@ -197,6 +230,11 @@ pub fn kind_name(kind: DocKind) -> &'static str {
         DocKind::Audio => "audio",
         DocKind::Video => "video",
     }
+}
+
+/// The point `done` (0 to 1) of the way from `from` to `to`.
+fn between(from: i16, to: i16, done: f32) -> i16 {
+    from + (f32::from(to - from) * done.clamp(0.0, 1.0)) as i16
 }
 
 /// Records and announces the stage; `Gone` when the document was deleted or its deletion began.

@@ -46,13 +46,28 @@ pub fn windows(chunk: &Chunk) -> Vec<String> {
 /// `first` followed by `second`, where `second` may start with the tail of `first` (chunk overlap): the shared
 /// words appear once.
 pub fn join(first: &str, second: &str) -> String {
+    let mut words: Vec<&str> = first.split_whitespace().collect();
+    words.extend(second.split_whitespace().skip(shared_words(first, second)));
+    words.join(" ")
+}
+
+/// `second` without the words it repeats from the end of `first` (chunk overlap), its own line breaks kept: for
+/// showing consecutive chunks as one text.
+pub fn unshared<'a>(first: &str, second: &'a str) -> &'a str {
+    let mut rest = second;
+    for _ in 0..shared_words(first, second) {
+        rest = rest.trim_start();
+        rest = &rest[rest.find(char::is_whitespace).unwrap_or(rest.len())..];
+    }
+    rest.trim_start()
+}
+
+/// How many words `second` starts with that `first` ends with.
+fn shared_words(first: &str, second: &str) -> usize {
     let first_words: Vec<&str> = first.split_whitespace().collect();
     let second_words: Vec<&str> = second.split_whitespace().collect();
     let longest = first_words.len().min(second_words.len());
-    let shared = (1..=longest).rev().find(|&n| first_words[first_words.len() - n..] == second_words[..n]).unwrap_or(0);
-    let mut words = first_words;
-    words.extend_from_slice(&second_words[shared..]);
-    words.join(" ")
+    (1..=longest).rev().find(|&n| first_words[first_words.len() - n..] == second_words[..n]).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -75,6 +90,13 @@ mod tests {
         assert_eq!(join("a b c d", "c d e f"), "a b c d e f");
         assert_eq!(join("a b", "c d"), "a b c d");
         assert_eq!(join("a b", "a b"), "a b");
+    }
+
+    #[test]
+    fn unshared_keeps_the_new_text_and_its_line_breaks() {
+        assert_eq!(unshared("a b c d", "c d\ne f"), "e f");
+        assert_eq!(unshared("a b", "c\nd"), "c\nd");
+        assert_eq!(unshared("a b", "a b"), "");
     }
 
     #[test]

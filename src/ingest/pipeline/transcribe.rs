@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::chunker::{Location, Piece};
 use super::ffmpeg::{self, MediaError, WorkDir};
-use super::{Failure, StepError, set_stage};
+use super::{Failure, StepError, between, pct, set_stage};
 use crate::ingest::entities::document;
 use crate::platform::Backends;
 use crate::platform::llm::transcription::TranscribeError;
@@ -26,7 +26,7 @@ pub(super) async fn transcribe(
         }));
     };
     let settings = &backends.config.transcription;
-    set_stage(backends, doc, "extracting", 4).await?;
+    set_stage(backends, doc, "extracting", pct::EXTRACTING).await?;
     let work = WorkDir::create(&backends.config.server.data_dir.join("tmp")).await?;
     let input = work.path().join("input");
     tokio::fs::write(&input, &bytes).await.context("writing the recording to a temp file")?;
@@ -36,8 +36,8 @@ pub(super) async fn transcribe(
     let _ = tokio::fs::remove_file(&input).await;
     let mut out = Vec::new();
     for (index, piece) in pieces.iter().enumerate() {
-        let pct = 5 + (10 * index / pieces.len().max(1)) as i16;
-        set_stage(backends, doc, "transcribing", pct).await?;
+        let done = index as f32 / pieces.len().max(1) as f32;
+        set_stage(backends, doc, "transcribing", between(pct::EXTRACTING, pct::CHUNKING, done)).await?;
         let segments = transcriber.transcribe(&piece.path).await.map_err(|e| transcription_failure(doc, &e))?;
         out.extend(piece.place(segments).into_iter().map(|s| Piece {
             text: s.text,

@@ -15,7 +15,7 @@ use crate::auth::{AuthUser, RequireRole, Staff};
 use crate::error::ErrorBody;
 use crate::ingest::error::IngestError;
 use crate::ingest::service::{IngestService, TempFile, Upload};
-use crate::ingest::views::{DocumentEvent, DocumentSse, DocumentView, UploadForm};
+use crate::ingest::views::{ContentQuery, DocumentContent, DocumentEvent, DocumentSse, DocumentView, UploadForm};
 use crate::pagination::{Page, PageQuery};
 
 /// Upload a document
@@ -29,9 +29,10 @@ use crate::pagination::{Page, PageQuery};
     responses((status = 202, description = "stored and queued", body = DocumentView),
         (status = 404, description = "`not_found`: no such collection", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over `ingest.max_upload_bytes`", body = ErrorBody),
-        (status = 415, description = "`unsupported_type`: the bytes are not a supported kind", body = ErrorBody),
-        (status = 422, description = "`invalid_request`: no `file` field, or a broken multipart body",
-            body = ErrorBody)))]
+        (status = 415, description = "`unsupported_type`: the bytes are not a supported kind (an image, an \
+            executable, binary data named as text)", body = ErrorBody),
+        (status = 422, description = "`empty_file`: the file has no bytes; `invalid_request`: no `file` field, or a \
+            broken multipart body", body = ErrorBody)))]
 pub async fn upload(
     ingest: web::Data<IngestService>,
     caller: RequireRole<Staff>,
@@ -119,6 +120,27 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, IngestError> {
     Ok(HttpResponse::Ok().json(ingest.get_document(&caller, *id).await?))
+}
+
+/// Read a document's text
+///
+/// Its extracted text at one page (PDF), slide (presentations) or part (text, transcripts), as the viewer shows
+/// it: the passages in reading order with their heading trail and times. A citation's `chunk_id` opens the
+/// location that holds it.
+#[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "knowledge", operation_id = "get_document_content",
+    security(("bearer" = []), ("api_key" = [])), params(("id" = Uuid, Path), ContentQuery),
+    extensions(("x-min-role" = json!("student"))),
+    responses((status = 200, description = "the text at that location", body = DocumentContent),
+        (status = 404, description = "`not_found`: no such document, chunk, or location with text", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: more than one location given, or one of another unit",
+            body = ErrorBody)))]
+pub async fn content(
+    ingest: web::Data<IngestService>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+    query: web::Query<ContentQuery>,
+) -> Result<HttpResponse, IngestError> {
+    Ok(HttpResponse::Ok().json(ingest.document_content(&caller, *id, &query).await?))
 }
 
 /// Delete a document

@@ -16,6 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/collections/{id}/documents").post(documents::upload).get(documents::list))
         .service(web::resource("/documents/{id}").get(documents::get).delete(documents::delete))
+        .service(web::resource("/documents/{id}/content").get(documents::content))
         .service(web::resource("/documents/{id}/reprocess").post(documents::reprocess))
         .service(web::resource("/documents/{id}/events").get(documents::events))
         .service(web::resource("/search").post(search::search));

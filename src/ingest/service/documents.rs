@@ -177,27 +177,33 @@ impl IngestService {
     }
 }
 
-/// Refuses only what is certainly not a supported kind; anything that might be (an empty file, text that may be
-/// junk) is accepted, and the ingest job fails it with a precise code.
+/// Refuses at once what is certainly not a supported kind (an image, an executable, binary data named as text)
+/// and an empty file; anything that might be readable is accepted, and the job fails it with a precise code.
 async fn refuse_unsupported(path: &Path, name: &str) -> Result<(), IngestError> {
     let path = path.to_path_buf();
     let name = name.to_owned();
-    let verdict = tokio::task::spawn_blocking(move || -> std::io::Result<Result<(), String>> {
+    tokio::task::spawn_blocking(move || -> Result<(), IngestError> {
         use std::io::Read;
         // The head is enough to refuse an image or an executable; telling DOCX from PPTX (or from any other zip)
-        // needs the whole file, which is the job's to read.
-        let mut head = Vec::with_capacity(64 * 1024);
-        std::fs::File::open(&path)?.take(64 * 1024).read_to_end(&mut head)?;
-        if head.starts_with(b"PK\x03\x04") {
-            return Ok(Ok(()));
+        // needs the whole file, which is the job's to read. One byte past the text sample tells the sniffer the
+        // sample was cut, so a character split at its end is not taken for binary.
+        let mut head = Vec::with_capacity(extract::TEXT_SAMPLE + 1);
+        let read =
+            std::fs::File::open(&path).and_then(|f| f.take(extract::TEXT_SAMPLE as u64 + 1).read_to_end(&mut head));
+        read.map_err(anyhow::Error::from)?;
+        if head.is_empty() {
+            return Err(IngestError::Empty);
         }
-        Ok(match extract::sniff(&head, Some(&name)) {
-            Err(err) if err.code() == "unsupported_type" => Err(err.message()),
+        if head.starts_with(b"PK\x03\x04") {
+            return Ok(());
+        }
+        match extract::sniff(&head, Some(&name)) {
+            Err(err) if matches!(err.code(), "unsupported_type" | "not_text") => {
+                Err(IngestError::Unsupported(err.message()))
+            }
             _ => Ok(()),
-        })
+        }
     })
     .await
     .map_err(anyhow::Error::from)?
-    .map_err(anyhow::Error::from)?;
-    verdict.map_err(IngestError::Unsupported)
 }

@@ -2,6 +2,7 @@
 //! what this domain's routes do (collections and documents, in the files beside this one).
 
 mod collections;
+mod content;
 mod documents;
 
 use futures_util::StreamExt;

@@ -16,6 +16,7 @@ mod ooxml;
 mod pdf;
 mod pdf_guard;
 mod pptx;
+mod progress;
 mod sniff;
 mod subtitles;
 mod text;
@@ -30,7 +31,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-pub use sniff::sniff;
+pub use progress::Progress;
+pub use sniff::{TEXT_SAMPLE, sniff};
 
 /// The ffmpeg demuxer of a recording's bytes (`mp3`, `wav`, `mov`, `ogg`, `matroska`), if it is one we accept.
 pub fn media_demuxer(head: &[u8]) -> Option<&'static str> {
@@ -185,7 +187,7 @@ impl ExtractError {
 /// Extract text and structure, unguarded: for the extractors' tests. The ingest job uses [`extract_guarded`].
 #[cfg(test)]
 pub fn extract(kind: DocKind, bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractError> {
-    extract_cancellable(kind, bytes, limits, &AtomicBool::new(false))
+    extract_cancellable(kind, bytes, limits, &AtomicBool::new(false), &Progress::default())
 }
 
 /// The guarded entry point for the ingest job: runs the extractor on the blocking pool, turns a parser panic into
@@ -195,8 +197,9 @@ pub async fn extract_guarded(
     bytes: bytes::Bytes,
     limits: Limits,
     timeout: Duration,
+    progress: Arc<Progress>,
 ) -> Result<Extracted, ExtractError> {
-    guarded(timeout, move |cancel: &AtomicBool| extract_cancellable(kind, &bytes, &limits, cancel)).await
+    guarded(timeout, move |cancel: &AtomicBool| extract_cancellable(kind, &bytes, &limits, cancel, &progress)).await
 }
 
 /// Runs `f` on the blocking pool behind `catch_unwind` and a timeout. A blocking thread cannot be killed, so on
@@ -245,6 +248,7 @@ fn extract_cancellable(
     bytes: &[u8],
     limits: &Limits,
     cancel: &AtomicBool,
+    progress: &Progress,
 ) -> Result<Extracted, ExtractError> {
     if matches!(kind, DocKind::Audio | DocKind::Video) {
         return Err(ExtractError::NeedsTranscription(kind));
@@ -252,7 +256,7 @@ fn extract_cancellable(
     if bytes.is_empty() {
         return Err(ExtractError::EmptyDocument);
     }
-    let mut sink = Sink::new(limits, cancel);
+    let mut sink = Sink::new(limits, cancel, progress);
     let title = match kind {
         DocKind::Pdf => pdf::extract(bytes, limits, &mut sink)?,
         DocKind::Docx => docx::extract(bytes, limits, &mut sink)?,
@@ -277,11 +281,18 @@ struct Sink<'a> {
     text_bytes: usize,
     max_text_bytes: usize,
     cancel: &'a AtomicBool,
+    progress: &'a Progress,
 }
 
 impl<'a> Sink<'a> {
-    fn new(limits: &Limits, cancel: &'a AtomicBool) -> Self {
-        Self { sections: Vec::new(), text_bytes: 0, max_text_bytes: limits.max_text_bytes, cancel }
+    fn new(limits: &Limits, cancel: &'a AtomicBool, progress: &'a Progress) -> Self {
+        Self { sections: Vec::new(), text_bytes: 0, max_text_bytes: limits.max_text_bytes, cancel, progress }
+    }
+
+    /// A checkpoint that also reports `done` of `total` steps (pages, slides) finished.
+    fn step(&self, done: usize, total: usize) -> Result<(), ExtractError> {
+        self.progress.set(done, total);
+        self.checkpoint()
     }
 
     /// Fails once the guard has given up on us, so an abandoned blocking thread stops early.

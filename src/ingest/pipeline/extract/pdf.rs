@@ -34,8 +34,8 @@ pub(super) fn extract(bytes: &[u8], limits: &Limits, sink: &mut Sink<'_>) -> Res
     let mut failed = 0usize;
     let mut panicked: Option<String> = None;
     let mut last_error = String::new();
-    for &number in pages.keys() {
-        sink.checkpoint()?;
+    for (index, &number) in pages.keys().enumerate() {
+        sink.step(index, pages.len())?;
         if hazards.contains(&number) {
             tracing::warn!(page = number, "skipping PDF page with cyclic or too deeply nested structure");
             failed += 1;

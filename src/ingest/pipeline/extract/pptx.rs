@@ -32,7 +32,7 @@ pub(super) fn extract(bytes: &[u8], limits: &Limits, sink: &mut Sink<'_>) -> Res
     }
     let mut first_slide_title = None;
     for (index, part) in slides.iter().enumerate() {
-        sink.checkpoint()?;
+        sink.step(index, slides.len())?;
         let Some(xml) = package.read(part).map_err(problem)? else { continue };
         let slide = shape_text(&xml).map_err(|e| ExtractError::CorruptPptx(format!("{part}: {e}")))?;
         let notes = match notes_part(&mut package, part, &names)? {

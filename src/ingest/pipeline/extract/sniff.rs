@@ -6,7 +6,7 @@ use std::io::Cursor;
 use super::{DocKind, ExtractError, media, text};
 
 /// Text checks look at this much; enough to see past a long header, cheap on a 100 MB upload.
-const TEXT_SAMPLE: usize = 64 * 1024;
+pub const TEXT_SAMPLE: usize = 64 * 1024;
 /// PDF readers accept junk before `%PDF-` within the first KiB (mail gateways prepend headers).
 const PDF_HEADER_WINDOW: usize = 1024;
 

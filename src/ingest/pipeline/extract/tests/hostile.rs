@@ -230,7 +230,7 @@ async fn pdf_extract_panics_are_contained() {
     doc.get_dictionary_mut(pages[&2]).unwrap().remove(b"MediaBox");
     let bytes = bytes::Bytes::from(fixtures::save(&mut doc));
     assert_eq!(extract(DocKind::Pdf, &bytes, &limits()).unwrap_err().code(), "extractor_crashed");
-    let guarded = extract_guarded(DocKind::Pdf, bytes, limits(), Duration::from_secs(30)).await;
+    let guarded = extract_guarded(DocKind::Pdf, bytes, limits(), Duration::from_secs(30), Default::default()).await;
     assert_eq!(guarded.unwrap_err().code(), "extractor_crashed");
 }
 

@@ -93,12 +93,18 @@ async fn guard_times_out_and_cancels_the_worker() {
 #[tokio::test]
 async fn extract_guarded_happy_path_and_errors() {
     let bytes = bytes::Bytes::from(fixtures::pdf(&["guarded text"]));
-    let out = extract_guarded(DocKind::Pdf, bytes, limits(), Duration::from_secs(30)).await.unwrap();
+    let out =
+        extract_guarded(DocKind::Pdf, bytes, limits(), Duration::from_secs(30), Default::default()).await.unwrap();
     assert_eq!(out.sections[0].text, "guarded text");
-    let err =
-        extract_guarded(DocKind::Docx, bytes::Bytes::from_static(b"PK\x03\x04junk"), limits(), Duration::from_secs(30))
-            .await
-            .unwrap_err();
+    let err = extract_guarded(
+        DocKind::Docx,
+        bytes::Bytes::from_static(b"PK\x03\x04junk"),
+        limits(),
+        Duration::from_secs(30),
+        Default::default(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), "corrupt_docx");
 }
 

@@ -1,6 +1,10 @@
 //! sea-orm queries of the knowledge tables (collections, documents, chunks), scoped by org wherever a caller's
 //! request leads to them.
 
+mod chunks;
+
+pub use chunks::*;
+
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
@@ -11,7 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::entities::{chunk, collection, document};
+use super::entities::{collection, document};
 use super::views::DELETING;
 use super::views::DocumentView;
 use crate::pagination::{Page, PageQuery};
@@ -277,77 +281,6 @@ pub async fn claim_for_reprocess(
         return Ok(None);
     }
     document_by_id(db, doc.id).await
-}
-
-/// A chunk as the pipeline made it; its vectors carry the same id.
-pub struct NewChunk {
-    pub id: Uuid,
-    pub ordinal: i32,
-    pub text: String,
-    pub page: Option<i32>,
-    pub slide: Option<i32>,
-    pub heading_path: String,
-    pub start_ms: Option<i64>,
-    pub end_ms: Option<i64>,
-    pub token_count: i32,
-}
-
-pub async fn insert_chunks(
-    db: &impl ConnectionTrait,
-    doc: &document::Model,
-    chunks: Vec<NewChunk>,
-) -> Result<(), DbErr> {
-    let rows = chunks.into_iter().map(|c| chunk::ActiveModel {
-        id: Set(c.id),
-        org_id: Set(doc.org_id),
-        collection_id: Set(doc.collection_id),
-        document_id: Set(doc.id),
-        ordinal: Set(c.ordinal),
-        text: Set(c.text),
-        page: Set(c.page),
-        slide: Set(c.slide),
-        heading_path: Set(c.heading_path),
-        start_ms: Set(c.start_ms),
-        end_ms: Set(c.end_ms),
-        token_count: Set(c.token_count),
-    });
-    chunk::Entity::insert_many(rows).exec(db).await?;
-    Ok(())
-}
-
-pub async fn delete_chunks(db: &impl ConnectionTrait, document_id: Uuid) -> Result<(), DbErr> {
-    chunk::Entity::delete_many().filter(chunk::Column::DocumentId.eq(document_id)).exec(db).await?;
-    Ok(())
-}
-
-/// Chunks of `org_id` by id. The org filter again, so no bug in the vector layer can leak another org's text.
-pub async fn chunks_by_id(
-    db: &impl ConnectionTrait,
-    org_id: Uuid,
-    ids: impl IntoIterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, chunk::Model>, DbErr> {
-    let rows = chunk::Entity::find()
-        .filter(chunk::Column::OrgId.eq(org_id))
-        .filter(chunk::Column::Id.is_in(ids))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|c| (c.id, c)).collect())
-}
-
-/// Chunks of `documents` at the given ordinals, by `(document, ordinal)`.
-pub async fn chunks_at(
-    db: &impl ConnectionTrait,
-    org_id: Uuid,
-    documents: &HashSet<Uuid>,
-    ordinals: HashSet<i32>,
-) -> Result<HashMap<(Uuid, i32), chunk::Model>, DbErr> {
-    let rows = chunk::Entity::find()
-        .filter(chunk::Column::OrgId.eq(org_id))
-        .filter(chunk::Column::DocumentId.is_in(documents.iter().copied()))
-        .filter(chunk::Column::Ordinal.is_in(ordinals))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|c| ((c.document_id, c.ordinal), c)).collect())
 }
 
 pub async fn document_names(
