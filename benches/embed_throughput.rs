@@ -15,7 +15,7 @@ async fn main() {
     let e = match LocalEmbedder::new(&dir) {
         Ok(e) => e,
         Err(err) => {
-            eprintln!("no model at {dir}: {err} (run scripts/fetch-model.sh {dir})");
+            eprintln!("no model at {dir}: {err} (run `bwenge model fetch --dir {dir}`)");
             return;
         }
     };

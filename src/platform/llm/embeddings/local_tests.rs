@@ -1,5 +1,5 @@
 //! Tests of [`LocalEmbedder`] against the real model. They need the model files: set `BWENGE_TEST_MODEL_DIR`
-//! (default `/var/tmp/bwenge-model/all-MiniLM-L6-v2`, filled by `scripts/fetch-model.sh`); without them each test
+//! (default `/var/tmp/bwenge-model/all-MiniLM-L6-v2`, filled by `bwenge model fetch`); without them each test
 //! prints a note and passes, so a checkout without the model still builds and tests.
 
 use std::path::PathBuf;

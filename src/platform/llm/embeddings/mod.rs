@@ -2,12 +2,13 @@
 //!
 //! Two implementations:
 //! - [`LocalEmbedder`]: sentence-transformers all-MiniLM-L6-v2 on the CPU with candle, so a self-hosted install
-//!   needs no external service (the weights come from `scripts/fetch-model.sh`).
+//!   needs no external service (the weights come from a package registry, see [`fetch`]).
 //! - [`OpenAiEmbedder`]: any OpenAI-compatible `/embeddings` endpoint (OpenAI, vLLM, Ollama, LiteLLM, ...).
 //!
 //! Every implementation returns L2-normalised vectors, so callers (and the vector store) can use a dot product
 //! as cosine similarity without knowing which backend produced them.
 
+pub mod fetch;
 mod local;
 mod openai;
 
