@@ -83,9 +83,7 @@ async fn asset(req: HttpRequest, path: web::Path<(String, String)>) -> Result<Ht
     let current = version == *VERSION;
     let fresh = unchanged(&req, &etag);
     let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    response
-        .insert_header((header::CACHE_CONTROL, cache_control(current)))
-        .insert_header((header::ETAG, etag));
+    response.insert_header((header::CACHE_CONTROL, cache_control(current))).insert_header((header::ETAG, etag));
     if fresh {
         return Ok(response.finish());
     }

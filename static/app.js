@@ -47,9 +47,11 @@ function home(role) {
 }
 
 /** A session page is a chat for its student and a transcript for staff. */
-function SessionPage({ id }) {
+function SessionPage({ id, query }) {
   const session = useSession();
-  return session.me.role === "student" ? html`<${Chat} sessionId=${id} />` : html`<${Transcript} id=${id} />`;
+  return session.me.role === "student"
+    ? html`<${Chat} sessionId=${id} />`
+    : html`<${Transcript} id=${id} query=${query} />`;
 }
 
 function Nav({ me }) {

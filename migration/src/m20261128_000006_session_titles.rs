@@ -45,9 +45,7 @@ impl MigrationTrait for Migration {
         manager
             .drop_index(Index::drop().name("idx_chat_sessions_org_updated").table(ChatSessions::Table).to_owned())
             .await?;
-        manager
-            .alter_table(Table::alter().table(ChatSessions::Table).drop_column(ChatSessions::Title).to_owned())
-            .await
+        manager.alter_table(Table::alter().table(ChatSessions::Table).drop_column(ChatSessions::Title).to_owned()).await
     }
 }
 

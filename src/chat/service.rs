@@ -123,7 +123,7 @@ impl ChatService {
     ) -> Result<Vec<SessionSummary>, ChatError> {
         let users: Vec<Uuid> = sessions.iter().map(|s| s.user_id).collect();
         let personas: Vec<Uuid> = sessions.iter().map(|s| s.persona_id).collect();
-        let user_names = self.auth.names(org_id, &users).await.map_err(|e| anyhow::Error::new(e))?;
+        let user_names = self.auth.names(org_id, &users).await.map_err(anyhow::Error::new)?;
         let persona_names = self.personas.names(org_id, &personas).await?;
         Ok(sessions
             .into_iter()

@@ -90,7 +90,11 @@ pub async fn message_counts(
 }
 
 /// Names the session after its first question; a no-op once it has a title.
-pub async fn set_title(db: &impl ConnectionTrait, session: &chat_session::Model, question: &str) -> Result<(), sea_orm::DbErr> {
+pub async fn set_title(
+    db: &impl ConnectionTrait,
+    session: &chat_session::Model,
+    question: &str,
+) -> Result<(), sea_orm::DbErr> {
     if session.title.is_some() {
         return Ok(());
     }

@@ -29,6 +29,10 @@ export function CitationChips({ citations, onOpen }) {
   </ol>`;
 }
 
+/**
+ * The cited passage over the page. Closing goes through the dialog itself (its button, Escape), at once: the page
+ * behind is inert until then, so a close that waited for the next render would swallow what is typed next.
+ */
 export function CitationViewer({ citation, onClose }) {
   const ref = useRef(null);
   const [query, setQuery] = useState(null);
@@ -46,7 +50,7 @@ export function CitationViewer({ citation, onClose }) {
   return html`<dialog ref=${ref} class="viewer-dialog" aria-label=${t("viewer.dialog")} onClose=${onClose}>
     <div class="dialog-bar">
       ${full && html`<a href=${full}>${t("viewer.open_page")}</a>`}
-      <button type="button" onClick=${onClose}>${t("common.close")}</button>
+      <button type="button" onClick=${() => ref.current.close()}>${t("common.close")}</button>
     </div>
     ${citation && query &&
     html`<${DocumentContent} id=${citation.document_id} query=${query} onGo=${setQuery} level=${2} />`}

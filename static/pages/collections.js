@@ -82,7 +82,9 @@ function Uploads({ uploads }) {
       (u) => html`<li key=${u.key} class="upload">
         ${u.error
           ? html`<div class="notice error" role="alert"><strong>${u.name}</strong>: ${errorMessage(u.error)}</div>`
-          : u.doc
+          : u.doc && FINAL.includes(u.doc.status)
+            ? html`<span class="upload-name">${u.name}</span> <${DocumentProgress} doc=${u.doc} />`
+            : u.doc
             ? html`<${DocumentProgress} doc=${u.doc} />`
             : html`<${ProgressBar} value=${u.sent * 100} label=${t("documents.uploading", { name: u.name })} />`}
       </li>`,

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod browser;
 mod chat;
 mod chat_turns;
 mod chat_ws;
@@ -18,6 +19,7 @@ mod layout;
 mod limits;
 mod llm;
 mod media;
+mod model_fetch;
 mod openapi;
 mod ops;
 mod personas;
@@ -27,3 +29,6 @@ mod shutdown;
 mod socket_access;
 mod tenancy;
 mod users;
+mod viewer;
+mod web;
+mod web_api;

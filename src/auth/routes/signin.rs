@@ -82,10 +82,12 @@ pub async fn refresh(
     match auth.refresh(&token, &ip).await {
         Ok(tokens) => Ok(cookie::respond(&req, HttpResponse::Ok(), tokens, in_cookie, auth.refresh_ttl_days())),
         // A cookie that no longer works is forgotten, so the browser stops sending it.
-        Err(err @ (AuthError::InvalidRefreshToken | AuthError::RefreshTokenExpired | AuthError::RefreshTokenReused
-        | AuthError::AccountDisabled))
-            if from_cookie =>
-        {
+        Err(
+            err @ (AuthError::InvalidRefreshToken
+            | AuthError::RefreshTokenExpired
+            | AuthError::RefreshTokenReused
+            | AuthError::AccountDisabled),
+        ) if from_cookie => {
             let mut response = actix_web::ResponseError::error_response(&err);
             let _ = response.add_cookie(&cookie::cleared(&req));
             Ok(response)

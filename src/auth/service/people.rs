@@ -19,8 +19,8 @@ use crate::auth::error::AuthError;
 use crate::auth::extractors::{AuthUser, ClientIp, Credential};
 use crate::auth::store::{self, NewInvitation, NewUser, Tokens, UserChanges};
 use crate::auth::views::{
-    AcceptInvitation, CreateInvitation, InvitationCreated, InvitationView, NAME_MAX, QUERY_MAX, Role, TOKEN_MAX, TokenResponse,
-    UpdateUser, UserFilter, UserView,
+    AcceptInvitation, CreateInvitation, InvitationCreated, InvitationView, NAME_MAX, QUERY_MAX, Role, TOKEN_MAX,
+    TokenResponse, UpdateUser, UserFilter, UserView,
 };
 use crate::auth::{password, secrets};
 use crate::pagination::{Page, PageQuery};
@@ -41,7 +41,11 @@ impl AuthService {
     }
 
     /// The names of the org's people among `ids` (a deleted account is absent), for lists that show them.
-    pub async fn names(&self, org_id: Uuid, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, String>, AuthError> {
+    pub async fn names(
+        &self,
+        org_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, String>, AuthError> {
         Ok(store::user_names(&self.backends.db, org_id, ids).await?)
     }
 
@@ -153,7 +157,11 @@ impl AuthService {
 
     /// Invitations waiting to be accepted: all of them for an admin, the student ones (those they may make) for a
     /// teacher.
-    pub async fn list_invitations(&self, caller: &AuthUser, page: &PageQuery) -> Result<Page<InvitationView>, AuthError> {
+    pub async fn list_invitations(
+        &self,
+        caller: &AuthUser,
+        page: &PageQuery,
+    ) -> Result<Page<InvitationView>, AuthError> {
         let role = (caller.role != Role::Admin).then_some(Role::Student);
         Ok(store::pending_invitations(&self.backends.db, caller.org_id, role, page).await?)
     }

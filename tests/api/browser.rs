@@ -1,0 +1,45 @@
+//! The web app in Debian's Chromium: `tests/browser/run.mjs` (playwright-core and axe-core from npm) drives every
+//! role's journey against this server with a fake model that streams slowly enough to be stopped. `.ci/run`
+//! installs Chromium and runs `npm ci` in `tests/browser`; screenshots land in `target/screenshots/`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::chat::spawn_with_llm;
+use crate::fake_llm::{FakeLlm, Script};
+
+/// An answer in many small pieces: the first cites the first source, the rest give the page time to stop it.
+fn answer() -> Script {
+    let mut deltas = vec![
+        "When an exception is not handled, Python stops the program ".to_owned(),
+        "and prints a **traceback** [1].".to_owned(),
+    ];
+    deltas.extend((1..=30).map(|i| format!(" Step {i} of the explanation follows here.")));
+    Script::Stream { deltas, pause: Duration::from_millis(60), usage: Some((40, 60)) }
+}
+
+#[tokio::test]
+async fn every_role_uses_the_web_app_in_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let browser_dir = root.join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "run `npm ci` in tests/browser first (and install Debian's chromium): .ci/run does both"
+    );
+    let fake = FakeLlm::start(vec![answer()]).await;
+    let app = spawn_with_llm(&fake, |s| s.llm.first_token_timeout_secs = 10).await;
+    let output = tokio::process::Command::new("node")
+        .arg("run.mjs")
+        .current_dir(&browser_dir)
+        .env("BWENGE_URL", &app.address)
+        .env("FIXTURES", root.join("tests/fixtures"))
+        .env("SCREENSHOTS", root.join("target/screenshots"))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "browser journey failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert!(stdout.contains("browser journey: all good"), "{stdout}");
+}
