@@ -101,7 +101,8 @@ export function System() {
           ([name, c]) => html`<tr key=${name}><td>${t(`system.parts.${name}`)}</td><td>${c.backend}</td>
             <td><span class=${`badge ${c.ok ? (c.warning ? "warning" : "ready") : "failed"}`}>
               ${c.ok ? (c.warning ? t("system.degraded") : t("system.ok")) : t("system.down")}</span>
-              ${c.error && html` <span class="small">${c.error}</span>`}</td>
+              ${c.error && html` <span class="small">${c.error}</span>`}
+              ${c.warning && name !== "embeddings" && html` <span class="small">${c.warning}</span>`}</td>
             <td>${c.latency_ms.toFixed(1)} ms</td></tr>`,
         )}
       </tbody>

@@ -28,10 +28,12 @@ async fn every_role_uses_the_web_app_in_chromium() {
     );
     let fake = FakeLlm::start(vec![answer()]).await;
     let app = spawn_with_llm(&fake, |s| s.llm.first_token_timeout_secs = 10).await;
+    let no_model = crate::helpers::spawn_app_with(|s| s.embeddings.model_dir = "/nonexistent/model".into()).await;
     let output = tokio::process::Command::new("node")
         .arg("run.mjs")
         .current_dir(&browser_dir)
         .env("BWENGE_URL", &app.address)
+        .env("BWENGE_URL_NO_MODEL", &no_model.address)
         .env("FIXTURES", root.join("tests/fixtures"))
         .env("SCREENSHOTS", root.join("target/screenshots"))
         .kill_on_drop(true)

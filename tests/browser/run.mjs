@@ -5,6 +5,7 @@
 //
 // Run by tests/api/browser.rs, which starts the server (with a fake model) and passes:
 //   BWENGE_URL    the server, e.g. http://127.0.0.1:40123
+//   BWENGE_URL_NO_MODEL  a second server started with no embedding model and `embeddings.fetch = false`
 //   FIXTURES      the folder with py_errors_exceptions.pdf and py_data_structures.docx
 //   SCREENSHOTS   where the pictures go (under target/)
 //   CHROMIUM      the browser (default /usr/bin/chromium)
@@ -38,11 +39,12 @@ function assert(condition, message) {
 }
 
 /** A browser context that records every request off the origin, every script error and every CSP violation. */
-async function person(browser, label, viewport = DESKTOP) {
-  const context = await browser.newContext({ viewport, baseURL: BASE });
+async function person(browser, label, base = BASE) {
+  const context = await browser.newContext({ viewport: DESKTOP, baseURL: base });
+  const home = new URL(base);
   context.on("request", (request) => {
     const url = new URL(request.url());
-    const same = url.hostname === origin.hostname && url.port === origin.port;
+    const same = url.hostname === home.hostname && url.port === home.port;
     if (!same && !["data:", "blob:"].includes(url.protocol)) problems.push(`${label}: request off the origin: ${url}`);
   });
   const page = await context.newPage();
@@ -186,6 +188,12 @@ async function journey(browser) {
   assert(link.startsWith(`${BASE}/invite/`), `invitation link ${link}`);
   await admin.getByRole("cell", { name: "jean@kigali-hills.example.org", exact: true }).waitFor();
   await check(admin, "invitations");
+  await admin.getByLabel("Email address").fill("grace@kigali-hills.example.org");
+  await admin.getByLabel("Role").selectOption("teacher");
+  await admin.getByRole("button", { name: "Create invitation" }).click();
+  await admin.getByRole("cell", { name: "grace@kigali-hills.example.org", exact: true }).waitFor();
+  const teacherLink = await admin.getByLabel("Invitation link").inputValue();
+  assert(teacherLink !== link, "a new link for the teacher");
 
   const { page: student } = await person(browser, "student");
   await student.goto(link);
@@ -249,13 +257,25 @@ async function journey(browser) {
   await student.getByRole("link", { name: new RegExp(QUESTION.slice(0, 30)) }).waitFor();
   await check(student, "my-conversations");
 
-  step("staff read the student's conversation");
-  await admin.getByRole("link", { name: "Students' conversations" }).click();
-  await admin.getByRole("link", { name: new RegExp(QUESTION.slice(0, 30)) }).click();
-  await admin.getByText("You are reading this conversation; only the student writes in it.").waitFor();
-  await admin.getByText(SECOND).waitFor();
-  assert((await admin.locator("#composer-input").count()) === 0, "staff cannot write in it");
-  await check(admin, "transcript");
+  step("a teacher joins and reads the student's conversation");
+  const { page: teacher } = await person(browser, "teacher");
+  await teacher.goto(teacherLink);
+  await teacher.getByLabel("Your name").fill("Grace Teacher");
+  await teacher.getByLabel("Password").fill(PASSWORD);
+  await teacher.getByRole("button", { name: "Join" }).click();
+  await teacher.waitForURL(/\/collections$/);
+  await teacher.getByRole("link", { name: "Tutors" }).click();
+  await teacher.getByRole("link", { name: "Professor Python" }).waitFor();
+  await check(teacher, "personas");
+  await teacher.getByRole("link", { name: "Students' conversations" }).click();
+  await teacher.getByLabel("Student", { exact: true }).selectOption({ label: "Jean Student (jean@kigali-hills.example.org)" });
+  await teacher.getByRole("link", { name: new RegExp(QUESTION.slice(0, 30)) }).waitFor();
+  await check(teacher, "students");
+  await teacher.getByRole("link", { name: new RegExp(QUESTION.slice(0, 30)) }).click();
+  await teacher.getByText("You are reading this conversation; only the student writes in it.").waitFor();
+  await teacher.getByText(SECOND).waitFor();
+  assert((await teacher.locator("#composer-input").count()) === 0, "staff cannot write in it");
+  await check(teacher, "transcript");
 
   step("the admin pages");
   for (const [link, heading, name] of [
@@ -269,6 +289,20 @@ async function journey(browser) {
     await check(admin, name);
   }
   await admin.getByText(/Search uses the embedding model|Search runs on keywords only/).waitFor();
+
+  step("without a model, the System page says search is keyword-only and why");
+  const { page: other } = await person(browser, "no-model", process.env.BWENGE_URL_NO_MODEL);
+  await other.goto("/register");
+  await other.getByLabel("School or organisation name").fill("Offline School");
+  await other.getByLabel("Your name").fill("Olive Admin");
+  await other.getByLabel("Email address").fill("olive@offline.example.org");
+  await other.getByLabel("Password").fill(PASSWORD);
+  await other.getByRole("button", { name: "Create organisation" }).click();
+  await other.waitForURL(/\/collections$/);
+  await other.getByRole("link", { name: "System", exact: true }).click();
+  await other.getByText("Search runs on keywords only (BM25): the embedding model is not loaded.").waitFor();
+  await other.getByText(/embeddings\.fetch is off/).waitFor();
+  await check(other, "system-bm25");
 
   step("sign out, and the session is gone after a reload");
   await student.getByRole("button", { name: "Sign out" }).click();
