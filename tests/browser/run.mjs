@@ -24,6 +24,7 @@ const PHONE = { width: 360, height: 740 };
 const PASSWORD = "purple elephant under seven bridges";
 const QUESTION = "What happens when an exception is not handled?";
 const SECOND = "How do I raise an exception myself?";
+const THIRD = "What does the finally clause do?";
 mkdirSync(SHOTS, { recursive: true });
 
 const problems = [];
@@ -46,6 +47,17 @@ async function person(browser, label, base = BASE) {
     const url = new URL(request.url());
     const same = url.hostname === home.hostname && url.port === home.port;
     if (!same && !["data:", "blob:"].includes(url.protocol)) problems.push(`${label}: request off the origin: ${url}`);
+  });
+  // Keeps a handle on the page's WebSockets, so a test can drop the connection as a network would.
+  await context.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.__sockets = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        window.__sockets.push(this);
+      }
+    };
   });
   const page = await context.newPage();
   open.push([label, page]);
@@ -247,12 +259,22 @@ async function journey(browser) {
   const stoppedAt = (await second.locator(".markdown").innerText()).length;
   assert(stoppedAt < 400, `the answer stopped early (${stoppedAt} characters)`);
 
+  step("a dropped connection: the question written meanwhile is sent on reconnect and answered");
+  await student.evaluate(() => window.__sockets.at(-1).close());
+  await student.getByText("Connection lost. Reconnecting; nothing you wrote is lost.").waitFor();
+  await student.getByLabel("Your question").fill(THIRD);
+  await student.getByRole("button", { name: "Send" }).click();
+  await student.locator(".message.assistant").nth(3).locator(".caret").waitFor();
+  await student.locator(".message.assistant.complete").nth(2).waitFor({ timeout: 60_000 });
+  assert((await student.locator(".message.user").count()) === 3, "the question was sent once");
+
   step("a reload brings the whole conversation back");
   await student.reload();
   await student.getByText(QUESTION).waitFor();
   await student.getByText(SECOND).waitFor();
+  await student.getByText(THIRD).waitFor();
   await student.locator(".message.assistant.cancelled").getByText("You stopped this answer.").waitFor();
-  assert((await student.locator(".message.assistant.complete").count()) >= 2, "greeting and answer kept");
+  assert((await student.locator(".message.assistant.complete").count()) === 3, "greeting and both answers kept");
   await student.getByRole("link", { name: "My conversations" }).click();
   await student.getByRole("link", { name: new RegExp(QUESTION.slice(0, 30)) }).waitFor();
   await check(student, "my-conversations");
