@@ -52,6 +52,11 @@ pub async fn sessions_page(
     page: &PageQuery,
 ) -> Result<(Page<chat_session::Model>, HashMap<Uuid, u64>), sea_orm::DbErr> {
     let mut query = chat_session::Entity::find().filter(chat_session::Column::OrgId.eq(org_id));
+    if user_id.is_none() {
+        // The org's list is for reading conversations: one not begun yet (a tutor opened, no question asked, like
+        // every visit to a persona editor's "try it") has nothing to read.
+        query = query.filter(chat_session::Column::Title.is_not_null());
+    }
     for user in [user_id, filter.user_id].into_iter().flatten() {
         query = query.filter(chat_session::Column::UserId.eq(user));
     }

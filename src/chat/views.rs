@@ -46,7 +46,8 @@ pub enum SessionScope {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SessionFilter {
-    /// `mine` (default) or `org` (teachers and admins: every student's).
+    /// `mine` (default) or `org` (teachers and admins: every conversation of the org that has begun, i.e. has a
+    /// first question).
     #[param(inline)]
     pub scope: Option<SessionScope>,
     /// Only this person's sessions.
