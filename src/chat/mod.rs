@@ -4,6 +4,7 @@
 mod cues;
 mod entities;
 mod error;
+mod extractive;
 mod followup;
 mod hub;
 mod prompt;

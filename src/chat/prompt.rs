@@ -139,21 +139,6 @@ fn snippet(text: &str, max: usize) -> String {
     cut
 }
 
-/// The extractive tutor's answer, in pieces (one per passage) so it streams like a model's. Labelled as quoted
-/// material: it never reads as if a model wrote it.
-pub fn extractive_answer(sources: &[SearchHit]) -> Vec<String> {
-    let mut pieces = vec![
-        "No language model is set up for this tutor, so here are the most relevant passages \
-        from your course material, quoted as written:\n"
-            .to_owned(),
-    ];
-    for (i, hit) in sources.iter().enumerate() {
-        let quoted: Vec<String> = hit.text.trim().lines().map(|l| format!("> {l}")).collect();
-        pieces.push(format!("\n{}\n— {}{} [{}]\n", quoted.join("\n"), hit.document_name, location(hit), i + 1));
-    }
-    pieces
-}
-
 #[cfg(test)]
 mod tests {
     use uuid::Uuid;

@@ -212,6 +212,9 @@ async fn without_a_model_the_extractive_tutor_quotes_the_material() {
     assert_eq!(turn["message"]["answered_by"], "extractive", "{turn}");
     assert!(content.starts_with("No language model is set up"), "labelled, not posing as a model: {content}");
     assert!(content.contains("quoted") && content.contains("> Photosynthesis is how green plants"), "{content}");
+    // The sentence that answers leads, cited, before the passage it comes from.
+    let lead = "> **Photosynthesis is how green plants make sugar.** [1]";
+    assert!(content.find(lead).is_some_and(|at| at < content.find("> Photosynthesis is").unwrap()), "{content}");
     assert_eq!(turn["citations"][0]["document_id"], class.plants_doc.as_str(), "best passage first: {turn}");
     assert_eq!(turn["usage"], Value::Null);
     let cues = cue_names(&turn["cues"]);

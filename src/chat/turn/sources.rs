@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Turn, emit::canned};
 use crate::chat::error::ChatError;
 use crate::chat::service::ChatService;
-use crate::chat::{followup, prompt, store};
+use crate::chat::{extractive, followup, prompt, store};
 use crate::ingest::views::SearchHit;
 use crate::persona::Persona;
 use crate::platform::llm::chat::{ChatMessage, ChatRequest, ChatStream, TokenUsage};
@@ -42,7 +42,7 @@ pub(super) async fn plan(chat: &ChatService, turn: &Turn, cancel: &CancellationT
         (Retrieved::NotCovered, _) => ("not_covered", Vec::new(), canned(vec![prompt::NOT_COVERED.to_owned()])),
         (Retrieved::Sources(mut hits), None) => {
             hits.truncate(settings.extractive_passages.max(1));
-            let pieces = prompt::extractive_answer(&hits);
+            let pieces = extractive::answer(&turn.question.content, &hits);
             ("extractive", hits, canned(pieces))
         }
         (Retrieved::Sources(hits), Some(llm)) => {

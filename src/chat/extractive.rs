@@ -1,0 +1,208 @@
+//! The extractive tutor, for a persona with no language model: it cannot write, so it quotes. It leads with the
+//! sentences of the sources that answer the question (the ones that share its rarest words), each cited, then
+//! gives the passages they come from as written, line breaks and code included, so the answer is read first and
+//! checked in context after.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ingest::views::SearchHit;
+
+/// How many sentences lead the answer.
+const LEAD_SENTENCES: usize = 2;
+/// Sentences longer than this are not quoted as a lead (a run-on extraction, a table flattened into a line).
+const LEAD_MAX_CHARS: usize = 400;
+
+const INTRO: &str = "No language model is set up for this tutor, so this answer is quoted from your course material \
+    as written.";
+
+/// Words too common to say what a question is about.
+const STOPWORDS: &[&str] = &[
+    "about", "after", "again", "also", "and", "any", "are", "because", "been", "before", "being", "between", "both",
+    "but", "can", "could", "did", "does", "doing", "done", "each", "for", "from", "get", "had", "has", "have", "how",
+    "into", "its", "just", "let", "like", "make", "many", "may", "more", "most", "much", "must", "not", "now", "off",
+    "once", "one", "only", "other", "our", "out", "over", "own", "same", "say", "should", "some", "such", "tell",
+    "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "too", "two",
+    "under", "use", "used", "using", "very", "was", "way", "were", "what", "when", "where", "which", "while", "who",
+    "whom", "why", "will", "with", "would", "you", "your",
+];
+
+/// The answer in pieces (the lead, then one per passage), so it streams like a model's.
+pub fn answer(question: &str, sources: &[SearchHit]) -> Vec<String> {
+    let mut pieces = vec![format!("{INTRO}\n")];
+    let lead = lead(question, sources);
+    if !lead.is_empty() {
+        let lines: Vec<String> = lead.iter().map(|(i, s)| format!("> **{s}** [{}]", i + 1)).collect();
+        pieces.push(format!("\n{}\n\nWhere this comes from:\n", lines.join("\n>\n")));
+    }
+    for (i, hit) in sources.iter().enumerate() {
+        let quoted: Vec<String> = hit.text.trim().lines().map(|l| format!("> {l}")).collect();
+        pieces.push(format!("\n{}\n— {}{} [{}]\n", quoted.join("\n"), hit.document_name, place(hit), i + 1));
+    }
+    pieces
+}
+
+fn place(hit: &SearchHit) -> String {
+    match (hit.page, hit.slide, hit.start_ms) {
+        (Some(page), _, _) => format!(", page {page}"),
+        (_, Some(slide), _) => format!(", slide {slide}"),
+        (_, _, Some(ms)) => format!(", at {}:{:02}", ms / 60_000, (ms / 1000) % 60),
+        _ => String::new(),
+    }
+}
+
+/// The sentences that answer best, as `(source index, sentence)`, best first. A sentence scores the summed rarity
+/// of the question's words it holds (rarity among all the sources' sentences, so a word every sentence has counts
+/// for little), a little less for each source further down the ranking. None when no sentence shares a word.
+fn lead(question: &str, sources: &[SearchHit]) -> Vec<(usize, String)> {
+    let wanted: HashSet<String> = words(question).collect();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let sentences: Vec<(usize, &str, HashSet<String>)> = sources
+        .iter()
+        .enumerate()
+        .flat_map(|(i, hit)| sentences(&hit.text).into_iter().map(move |s| (i, s)))
+        .map(|(i, s)| (i, s, words(s).filter(|w| wanted.contains(w)).collect()))
+        .collect();
+    let mut frequency: HashMap<&str, usize> = HashMap::new();
+    for (_, _, found) in &sentences {
+        for word in found {
+            *frequency.entry(word.as_str()).or_default() += 1;
+        }
+    }
+    let total = sentences.len() as f32;
+    let mut scored: Vec<(f32, usize, &str)> = sentences
+        .iter()
+        .filter(|(_, s, found)| !found.is_empty() && s.chars().count() <= LEAD_MAX_CHARS && prose(s))
+        .map(|(i, s, found)| {
+            let rarity: f32 = found.iter().map(|w| (1.0 + total / frequency[w.as_str()] as f32).ln()).sum();
+            (rarity * (1.0 - 0.1 * (*i).min(5) as f32), *i, *s)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut lead: Vec<(usize, String)> = Vec::new();
+    for (_, i, sentence) in scored {
+        let text = sentence.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !lead.iter().any(|(_, s)| *s == text) {
+            lead.push((i, text));
+        }
+        if lead.len() == LEAD_SENTENCES {
+            break;
+        }
+    }
+    lead
+}
+
+/// A text's sentences: split after `.`, `!` or `?` before a capital or a digit, and at blank lines; a line of code
+/// (indented, or a prompt such as `>>>`) never leads, since it is no sentence.
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for block in text.split("\n\n") {
+        if block.lines().any(|l| l.starts_with("    ") || l.starts_with('\t') || l.trim_start().starts_with(">>>")) {
+            continue;
+        }
+        let mut start = 0;
+        let chars: Vec<(usize, char)> = block.char_indices().collect();
+        for (k, &(at, c)) in chars.iter().enumerate() {
+            let ends = matches!(c, '.' | '!' | '?')
+                && chars.get(k + 1).is_some_and(|&(_, n)| n.is_whitespace())
+                && chars.get(k + 2).is_some_and(|&(_, n)| n.is_uppercase() || n.is_ascii_digit());
+            if ends {
+                out.push(block[start..=at].trim());
+                start = at + c.len_utf8();
+            }
+        }
+        out.push(block[start..].trim());
+    }
+    out.retain(|s| s.split_whitespace().count() >= 4);
+    out
+}
+
+/// Whether a sentence reads as prose rather than code flattened into a line (a PDF's examples lose their line
+/// breaks): few brackets, quotes, operators or prompts per character.
+fn prose(sentence: &str) -> bool {
+    let code = sentence.chars().filter(|c| "()[]{}<>=\"`#$%&*+/\\|~^@".contains(*c)).count();
+    code * 20 <= sentence.chars().count()
+}
+
+/// A text's content words, lowercased, with a plural or verb ending taken off so "exceptions" meets "exception".
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric() && c != '_')
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 3 && !STOPWORDS.contains(&w.as_str()))
+        .map(|w| stem(&w))
+}
+
+fn stem(word: &str) -> String {
+    for suffix in ["ing", "ed", "es", "s"] {
+        if let Some(base) = word.strip_suffix(suffix)
+            && base.chars().count() >= 4
+        {
+            return base.to_owned();
+        }
+    }
+    word.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn hit(text: &str) -> SearchHit {
+        SearchHit {
+            chunk_id: Uuid::nil(),
+            document_id: Uuid::nil(),
+            document_name: "notes.pdf".into(),
+            collection_id: Uuid::nil(),
+            text: text.into(),
+            score: 1.0,
+            page: Some(3),
+            slide: None,
+            start_ms: None,
+            end_ms: None,
+            heading_path: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_answering_sentence_leads_even_deep_in_a_passage() {
+        let filler = "Plants are living things that grow in many places around the world. ".repeat(30);
+        let passage = format!("{filler}Chlorophyll absorbs sunlight and gives leaves their green colour. More text.");
+        let pieces = answer("What gives leaves their green colour?", &[hit(&passage)]);
+        assert!(pieces[0].starts_with("No language model is set up"));
+        assert_eq!(
+            pieces[1],
+            "\n> **Chlorophyll absorbs sunlight and gives leaves their green colour.** [1]\n\nWhere this comes from:\n"
+        );
+        assert!(pieces[2].contains("> Plants are living things") && pieces[2].ends_with("— notes.pdf, page 3 [1]\n"));
+    }
+
+    #[test]
+    fn rare_words_outweigh_common_ones_and_code_keeps_its_lines() {
+        let first =
+            hit("An exception is raised when an error occurs. Every exception has a type. The finally clause runs \
+             whatever happens.");
+        let second = hit("Example:\n\n    try:\n        risky()\n    finally:\n        cleanup()");
+        let pieces = answer("What does the finally clause do when an exception is raised?", &[first, second]);
+        assert!(pieces[1].starts_with("\n> **The finally clause runs whatever happens.** [1]"), "{}", pieces[1]);
+        assert!(pieces[3].contains(">     try:\n>         risky()"), "code keeps its lines: {}", pieces[3]);
+    }
+
+    #[test]
+    fn flattened_code_never_leads() {
+        assert!(prose("The finally clause runs whatever happens (even after a return)."));
+        assert!(prose(
+            "so a.insert(0, x) inserts at the front of the list, and list.remove(x) removes the first match"
+        ));
+        assert!(!prose(r#"it is attached: >>> try: ... open("database.sqlite") ... except OSError: ... raise"#));
+    }
+
+    #[test]
+    fn no_shared_word_means_no_lead_only_the_passages() {
+        let pieces = answer("Why?", &[hit("Volcanoes erupt when magma rises through the crust.")]);
+        assert_eq!(pieces.len(), 2, "{pieces:?}");
+        assert!(sentences("Too short. Dr. Smith wrote 3 books. Then more words came along here.").len() == 2);
+    }
+}
