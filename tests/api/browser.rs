@@ -13,6 +13,8 @@ fn answer() -> Script {
     let mut deltas = vec![
         "When an exception is not handled, Python stops the program ".to_owned(),
         "and prints a **traceback** [1].".to_owned(),
+        // What a model could be tricked into writing: the page must render it inert.
+        " <script>window.__injected = 1</script><a href=\"javascript:window.__injected = 2\">details</a>".to_owned(),
     ];
     deltas.extend((1..=30).map(|i| format!(" Step {i} of the explanation follows here.")));
     Script::Stream { deltas, pause: Duration::from_millis(60), usage: Some((40, 60)) }

@@ -231,6 +231,8 @@ async function journey(browser) {
   }
   assert(lengths.size >= 4, `the answer arrived in pieces: ${[...lengths]}`);
   await answer.locator("strong", { hasText: "traceback" }).waitFor(); // Markdown rendered
+  assert((await answer.locator(".markdown script, .markdown a[href^='javascript:']").count()) === 0, "sanitized");
+  assert((await student.evaluate(() => window.__injected)) === undefined, "nothing the model wrote ran");
   const chip = answer.getByRole("button", { name: /^Source 1: / });
   const label = await chip.getAttribute("aria-label");
   const cited = label.match(/Page (\d+)/);
