@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""The tutor measured through the chat API, on an eval set laid out like ../shared/eval (stdlib only).
+
+  python3 benches/tutor_eval.py --set ../shared/eval [--base-url http://127.0.0.1:8080] [--out summary.json]
+
+Registers a fresh organisation, uploads every file of docs/ into one collection, waits for them, makes a tutor of
+the collection, then asks every question of questions.jsonl in a session of its own (no history to lean on) and
+reports, for the tutor the server runs (a model if `llm.base_url` is set, else the extractive tutor):
+
+- unanswerable questions (`answers: []`) answered "not covered": higher is better;
+- answerable questions wrongly answered "not covered": lower is better;
+- answerable turns that hold the answer: the answer's text, or a cited passage from the gold file (read through
+  `GET /documents/{id}/content?chunk_id=`), contains one of the answer strings (NFKC, whitespace-normalised,
+  case-insensitive, as run_eval.py matches them);
+- the server's time per turn (p50, p95).
+"""
+import argparse, json, os, re, statistics, sys, time, unicodedata, urllib.error, urllib.request, uuid
+
+
+def norm(s):
+    s = unicodedata.normalize("NFKC", s or "")
+    s = s.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    return re.sub(r"\s+", " ", s).strip().lower()
+
+
+class Client:
+    def __init__(self, base):
+        self.base = base.rstrip("/")
+        self.token = None
+
+    def call(self, method, path, body=None, data=None, ctype=None):
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        if body is not None:
+            data, ctype = json.dumps(body).encode(), "application/json"
+        if ctype:
+            headers["Content-Type"] = ctype
+        for _ in range(30):  # wait out rate limits like a well-behaved client
+            request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=300) as response:
+                    return response.status, json.loads(response.read() or b"{}")
+            except urllib.error.HTTPError as e:
+                if e.code == 429:
+                    time.sleep(min(float(e.headers.get("Retry-After") or 1), 30))
+                    continue
+                sys.exit("%s %s answered %s: %s" % (method, path, e.code, e.read()[:500]))
+        sys.exit("%s %s stayed rate limited" % (method, path))
+
+
+def upload(client, collection, path):
+    boundary = "----tutoreval" + uuid.uuid4().hex
+    name = os.path.basename(path)
+    head = ('--%s\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n" % (boundary, name)).encode()
+    body = head + open(path, "rb").read() + ("\r\n--%s--\r\n" % boundary).encode()
+    _, doc = client.call("POST", "/api/v1/collections/%s/documents" % collection, data=body,
+                         ctype="multipart/form-data; boundary=" + boundary)
+    return doc["id"]
+
+
+def cited_text(client, citation):
+    """The cited chunk with the passage before it (the viewer shows passages without their shared overlap)."""
+    if not citation.get("chunk_id"):
+        return citation.get("snippet", "")
+    _, content = client.call("GET", "/api/v1/documents/%s/content?chunk_id=%s"
+                             % (citation["document_id"], citation["chunk_id"]))
+    texts = [p["text"] for p in content["passages"]]
+    at = next((i for i, p in enumerate(content["passages"]) if p["chunk_id"] == content["focus"]), None)
+    return " ".join(texts[max(0, at - 1):at + 1]) if at is not None else citation.get("snippet", "")
+
+
+def percentile(values, p):
+    values = sorted(values)
+    k = (len(values) - 1) * p / 100
+    return values[int(k)] + (values[min(int(k) + 1, len(values) - 1)] - values[int(k)]) * (k - int(k))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", required=True)
+    parser.add_argument("--base-url", default="http://127.0.0.1:8080")
+    parser.add_argument("--out")
+    parser.add_argument("--timeout", type=float, default=1800)
+    args = parser.parse_args()
+    docs_dir = os.path.join(args.set, "docs")
+    questions = [json.loads(line) for line in open(os.path.join(args.set, "questions.jsonl")) if line.strip()]
+
+    client = Client(args.base_url)
+    run = uuid.uuid4().hex[:8]
+    _, tokens = client.call("POST", "/api/v1/auth/register", {
+        "org_name": "tutor-eval-" + run, "email": "tutor-eval-%s@example.org" % run,
+        "password": "purple elephant under seven bridges", "name": "Eval"})
+    client.token = tokens["access_token"]
+    _, collection = client.call("POST", "/api/v1/collections", {"name": "eval " + run})
+    started = time.time()
+    names = {upload(client, collection["id"], os.path.join(docs_dir, f)): f for f in sorted(os.listdir(docs_dir))}
+    pending = set(names)
+    while pending and time.time() - started < args.timeout:
+        for doc in list(pending):
+            _, state = client.call("GET", "/api/v1/documents/" + doc)
+            if state["status"] in ("ready", "failed"):
+                pending.discard(doc)
+                if state["status"] == "failed":
+                    print("failed: %s (%s)" % (names[doc], state.get("error_code")), file=sys.stderr)
+        time.sleep(1)
+    print("ingested %d files in %.0f s" % (len(names), time.time() - started))
+    _, persona = client.call("POST", "/api/v1/personas", {"name": "Eval tutor", "collection_ids": [collection["id"]]})
+
+    rows, seconds = [], []
+    for q in questions:
+        _, session = client.call("POST", "/api/v1/personas/%s/sessions" % persona["id"], {})
+        asked = time.time()
+        _, turn = client.call("POST", "/api/v1/sessions/%s/messages" % session["id"], {"content": q["question"]})
+        seconds.append(time.time() - asked)
+        message = turn["message"]
+        refused = message["answered_by"] == "not_covered"
+        answers = [norm(a) for a in q["answers"]]
+        holds = None
+        if answers and not refused:
+            texts = [message["content"]] + [cited_text(client, c) for c in turn["citations"]
+                                             if names.get(c["document_id"]) == q["gold_file"]]
+            holds = any(a in norm(t) for t in texts for a in answers)
+        rows.append({"id": q["id"], "kind": q.get("kind"), "answerable": bool(answers), "refused": refused,
+                     "answered_by": message["answered_by"], "holds": holds, "chars": len(message["content"])})
+
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    summary = {
+        "set": os.path.basename(os.path.abspath(args.set)),
+        "answered_by": sorted({r["answered_by"] for r in rows}),
+        "unanswerable_refused": "%d of %d" % (sum(r["refused"] for r in unanswerable), len(unanswerable)),
+        "answerable_refused": "%d of %d" % (sum(r["refused"] for r in answerable), len(answerable)),
+        "answerable_holding_the_answer": round(sum(bool(r["holds"]) for r in answerable) / max(1, len(answerable)), 3),
+        "answer_chars_median": statistics.median(r["chars"] for r in rows),
+        "turn_seconds_p50": round(percentile(seconds, 50), 4),
+        "turn_seconds_p95": round(percentile(seconds, 95), 4),
+        "questions": rows,
+    }
+    for key, value in summary.items():
+        if key != "questions":
+            print("%-32s %s" % (key, value))
+    if args.out:
+        json.dump(summary, open(args.out, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
