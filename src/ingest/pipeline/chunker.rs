@@ -48,6 +48,8 @@ impl Default for ChunkConfig {
 struct Unit {
     text: String,
     tokens: usize,
+    /// The unit ends a line or paragraph of the source: the chunk keeps the line break after it.
+    ends_line: bool,
     start_ms: Option<u64>,
     end_ms: Option<u64>,
 }
@@ -61,8 +63,11 @@ pub fn chunk(pieces: &[Piece], config: ChunkConfig, count_tokens: &dyn Fn(&str) 
             pack(std::mem::take(&mut group), location.cloned().unwrap_or_default(), config, &mut chunks);
         }
         location = Some(&piece.location);
-        for (text, tokens) in units(&piece.text, config.max_tokens, count_tokens) {
-            group.push(Unit { text, tokens, start_ms: piece.start_ms, end_ms: piece.end_ms });
+        for (text, tokens, ends_line) in units(&piece.text, config.max_tokens, count_tokens) {
+            group.push(Unit { text, tokens, ends_line, start_ms: piece.start_ms, end_ms: piece.end_ms });
+        }
+        if let Some(last) = group.last_mut() {
+            last.ends_line = true; // a piece is a paragraph, a slide's shape, a subtitle
         }
     }
     pack(group, location.cloned().unwrap_or_default(), config, &mut chunks);
@@ -81,8 +86,15 @@ fn pack(units: Vec<Unit>, location: Location, config: ChunkConfig, out: &mut Vec
             end += 1;
         }
         let window = &units[start..end];
+        let mut text = String::new();
+        for (i, unit) in window.iter().enumerate() {
+            if i > 0 {
+                text.push(if window[i - 1].ends_line { '\n' } else { ' ' });
+            }
+            text.push_str(&unit.text);
+        }
         out.push(Chunk {
-            text: window.iter().map(|u| u.text.as_str()).collect::<Vec<_>>().join(" "),
+            text,
             location: location.clone(),
             start_ms: window.iter().find_map(|u| u.start_ms),
             end_ms: window.iter().rev().find_map(|u| u.end_ms),
@@ -102,24 +114,25 @@ fn pack(units: Vec<Unit>, location: Location, config: ChunkConfig, out: &mut Vec
     }
 }
 
-/// Splits text into sentence units with their token counts; a sentence longer than `max_tokens` is cut between
-/// words. Each sentence is tokenized once (the count that decides whether it fits is the one kept): with the
-/// model's tokenizer, counting is most of the chunker's time.
-fn units(text: &str, max_tokens: usize, count_tokens: &dyn Fn(&str) -> usize) -> Vec<(String, usize)> {
+/// Splits text into sentence units with their token counts and whether each ends a line; a sentence longer than
+/// `max_tokens` is cut between words. Each sentence is tokenized once (the count that decides whether it fits is
+/// the one kept): with the model's tokenizer, counting is most of the chunker's time.
+fn units(text: &str, max_tokens: usize, count_tokens: &dyn Fn(&str) -> usize) -> Vec<(String, usize, bool)> {
     let mut out = Vec::new();
-    for sentence in sentences(text) {
+    for (sentence, ends_line) in sentences_in_lines(text) {
         let tokens = count_tokens(&sentence);
         if tokens <= max_tokens {
-            out.push((sentence, tokens));
+            out.push((sentence, tokens, ends_line));
             continue;
         }
+        let first = out.len();
         let mut current = String::new();
         let mut current_tokens = 0;
         for word in sentence.split_whitespace() {
             let candidate = if current.is_empty() { word.to_owned() } else { format!("{current} {word}") };
             let candidate_tokens = count_tokens(&candidate);
             if !current.is_empty() && candidate_tokens > max_tokens {
-                out.push((std::mem::take(&mut current), current_tokens));
+                out.push((std::mem::take(&mut current), current_tokens, false));
                 current = word.to_owned();
                 current_tokens = count_tokens(word);
             } else {
@@ -128,7 +141,11 @@ fn units(text: &str, max_tokens: usize, count_tokens: &dyn Fn(&str) -> usize) ->
             }
         }
         if !current.is_empty() {
-            out.push((current, current_tokens));
+            out.push((current, current_tokens, false));
+        }
+        if out.len() > first {
+            let last = out.len() - 1;
+            out[last].2 = ends_line;
         }
     }
     out
@@ -137,7 +154,12 @@ fn units(text: &str, max_tokens: usize, count_tokens: &dyn Fn(&str) -> usize) ->
 /// Sentence boundaries: `.`, `!`, `?` or `:` followed by whitespace, and line breaks that end a paragraph or
 /// a list item. Whitespace inside a sentence is folded to single spaces.
 pub fn sentences(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
+    sentences_in_lines(text).into_iter().map(|(sentence, _)| sentence).collect()
+}
+
+/// [`sentences`], each with whether it ends its line.
+fn sentences_in_lines(text: &str) -> Vec<(String, bool)> {
+    let mut out: Vec<(String, bool)> = Vec::new();
     for block in text.split("\n\n").flat_map(|b| b.split('\n')) {
         let block = block.split_whitespace().collect::<Vec<_>>().join(" ");
         if block.is_empty() {
@@ -148,12 +170,15 @@ pub fn sentences(text: &str) -> Vec<String> {
         while let Some(ch) = chars.next() {
             current.push(ch);
             if matches!(ch, '.' | '!' | '?' | ':') && chars.peek().is_some_and(|c| c.is_whitespace()) {
-                out.push(current.trim().to_owned());
+                out.push((current.trim().to_owned(), false));
                 current.clear();
             }
         }
         if !current.trim().is_empty() {
-            out.push(current.trim().to_owned());
+            out.push((current.trim().to_owned(), false));
+        }
+        if let Some(last) = out.last_mut() {
+            last.1 = true;
         }
     }
     out
@@ -172,11 +197,18 @@ mod tests {
     }
 
     #[test]
+    fn line_breaks_of_the_source_are_kept_and_sentences_of_a_line_stay_on_it() {
+        let code = piece("Example:\nfor x in range(3):\n    print(x)\nIt prints. Then stops.", 1);
+        let chunks = chunk(&[code], ChunkConfig::default(), &words);
+        assert_eq!(chunks[0].text, "Example:\nfor x in range(3):\nprint(x)\nIt prints. Then stops.");
+    }
+
+    #[test]
     fn short_sections_of_one_page_merge_and_pages_never_mix() {
         let pieces = [piece("Loops repeat.", 1), piece("Ranges count.", 1), piece("Functions return.", 2)];
         let chunks = chunk(&pieces, ChunkConfig::default(), &words);
         assert_eq!(chunks.len(), 2);
-        assert_eq!(chunks[0].text, "Loops repeat. Ranges count.");
+        assert_eq!(chunks[0].text, "Loops repeat.\nRanges count.", "paragraphs keep their line break");
         assert_eq!(chunks[0].location.page, Some(1));
         assert_eq!(chunks[1].location.page, Some(2));
     }

@@ -31,7 +31,9 @@ pub fn contextual_text(document_name: &str, location: &Location, text: &str) -> 
 /// The window texts of a chunk (without context); none when the chunk is no longer than one window, since its
 /// own vector already is one.
 pub fn windows(chunk: &Chunk) -> Vec<String> {
-    let sentences = chunker::sentences(&chunk.text);
+    // Sentences as if the chunk were one line: the windows do not change with the line breaks kept for display.
+    let flat = chunk.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let sentences = chunker::sentences(&flat);
     if sentences.len() <= WINDOW_SENTENCES {
         return Vec::new();
     }
