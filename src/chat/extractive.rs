@@ -73,7 +73,7 @@ fn lead(question: &str, sources: &[SearchHit]) -> Vec<(usize, String)> {
     let total = sentences.len() as f32;
     let mut scored: Vec<(f32, usize, &str)> = sentences
         .iter()
-        .filter(|(_, s, found)| !found.is_empty() && s.chars().count() <= LEAD_MAX_CHARS && prose(s))
+        .filter(|(_, s, found)| !found.is_empty() && s.chars().count() <= LEAD_MAX_CHARS && prose(s) && whole(s))
         .map(|(i, s, found)| {
             let rarity: f32 = found.iter().map(|w| (1.0 + total / frequency[w.as_str()] as f32).ln()).sum();
             (rarity * (1.0 - 0.1 * (*i).min(5) as f32), *i, *s)
@@ -93,29 +93,37 @@ fn lead(question: &str, sources: &[SearchHit]) -> Vec<(usize, String)> {
     lead
 }
 
-/// A text's sentences: split after `.`, `!` or `?` before a capital or a digit, and at blank lines; a line of code
-/// (indented, or a prompt such as `>>>`) never leads, since it is no sentence.
+/// A text's sentences: split after `.`, `!` or `?` before a capital or a digit, and at line ends (chunks keep their
+/// source's line breaks); a line of code (indented, or a prompt such as `>>>` or `...`) never leads, since it is
+/// no sentence.
 fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    for block in text.split("\n\n") {
-        if block.lines().any(|l| l.starts_with("    ") || l.starts_with('\t') || l.trim_start().starts_with(">>>")) {
+    for line in text.lines() {
+        let code =
+            ["    ", "\t", ">>>", "..."].iter().any(|p| line.starts_with(p) || line.trim_start().starts_with(">>>"));
+        if code {
             continue;
         }
         let mut start = 0;
-        let chars: Vec<(usize, char)> = block.char_indices().collect();
+        let chars: Vec<(usize, char)> = line.char_indices().collect();
         for (k, &(at, c)) in chars.iter().enumerate() {
             let ends = matches!(c, '.' | '!' | '?')
                 && chars.get(k + 1).is_some_and(|&(_, n)| n.is_whitespace())
                 && chars.get(k + 2).is_some_and(|&(_, n)| n.is_uppercase() || n.is_ascii_digit());
             if ends {
-                out.push(block[start..=at].trim());
+                out.push(line[start..=at].trim());
                 start = at + c.len_utf8();
             }
         }
-        out.push(block[start..].trim());
+        out.push(line[start..].trim());
     }
     out.retain(|s| s.split_whitespace().count() >= 4);
     out
+}
+
+/// Whether a sentence ends like one: a heading or a cut-off fragment answers nothing.
+fn whole(sentence: &str) -> bool {
+    sentence.trim_end_matches(['"', '\'', ')', '\u{201d}', '\u{2019}']).ends_with(['.', '!', '?'])
 }
 
 /// Whether a sentence reads as prose rather than code flattened into a line (a PDF's examples lose their line
@@ -188,6 +196,18 @@ mod tests {
         let pieces = answer("What does the finally clause do when an exception is raised?", &[first, second]);
         assert!(pieces[1].starts_with("\n> **The finally clause runs whatever happens.** [1]"), "{}", pieces[1]);
         assert!(pieces[3].contains(">     try:\n>         risky()"), "code keeps its lines: {}", pieces[3]);
+    }
+
+    #[test]
+    fn prose_leads_even_beside_code_lines() {
+        let text =
+            "5.1.1. Using Lists as Stacks\nTo add an item to the top of the stack, use append().\n>>> stack.append(6)";
+        let pieces = answer("How do I add to a stack?", &[hit(text)]);
+        assert!(
+            pieces[1].starts_with("\n> **To add an item to the top of the stack, use append().** [1]\n\n"),
+            "{pieces:?}"
+        );
+        assert!(sentences(text).iter().all(|s| !s.contains(">>>")));
     }
 
     #[test]

@@ -46,11 +46,12 @@ pub fn windows(chunk: &Chunk) -> Vec<String> {
 }
 
 /// `first` followed by `second`, where `second` may start with the tail of `first` (chunk overlap): the shared
-/// words appear once.
+/// words appear once, and each side keeps its line breaks.
 pub fn join(first: &str, second: &str) -> String {
-    let mut words: Vec<&str> = first.split_whitespace().collect();
-    words.extend(second.split_whitespace().skip(shared_words(first, second)));
-    words.join(" ")
+    match unshared(first, second) {
+        "" => first.to_owned(),
+        rest => format!("{first} {rest}"),
+    }
 }
 
 /// `second` without the words it repeats from the end of `first` (chunk overlap), its own line breaks kept: for
@@ -92,6 +93,7 @@ mod tests {
         assert_eq!(join("a b c d", "c d e f"), "a b c d e f");
         assert_eq!(join("a b", "c d"), "a b c d");
         assert_eq!(join("a b", "a b"), "a b");
+        assert_eq!(join("x:\n  a b", "a b\ny"), "x:\n  a b y", "line breaks kept");
     }
 
     #[test]
