@@ -63,9 +63,9 @@ export function Audit({ query }) {
       <tbody>
         ${entries.data.items.map(
           (e) => html`<tr key=${e.id}><td>${dateTime(e.created_at)}</td>
-            <td>${e.actor_name || (e.actor_id ? e.actor_id.slice(0, 8) : t("audit.nobody"))}</td>
+            <td>${e.actor_name || (e.actor_id ? shortId(e.actor_id) : t("audit.nobody"))}</td>
             <td><code>${e.action}</code></td>
-            <td>${e.target_type ? `${e.target_type} ${(e.target_id || "").slice(0, 8)}` : ""}</td>
+            <td>${e.target_type ? `${e.target_type} ${shortId(e.target_id || "")}` : ""}</td>
             <td>${e.ip || ""}</td><td class="small">${details(e)}</td></tr>`,
         )}
       </tbody>
@@ -73,6 +73,11 @@ export function Audit({ query }) {
     ${entries.data && html`<${Pagination} page=${page} perPage=${PER_PAGE} total=${entries.data.total}
       onPage=${(n) => navigate(withQuery("/admin/audit", { ...filters, page: n }))} />`}
   </section>`;
+}
+
+/** Ids are UUIDv7, whose first digits are a timestamp shared by everything made that minute: show the end. */
+function shortId(id) {
+  return id.slice(-8);
 }
 
 export function System() {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail, ensure};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 use super::local::REQUIRED_FILES;
 
@@ -84,7 +85,8 @@ async fn download(source: &ModelSource, path: &Path) -> anyhow::Result<()> {
     let response = client.get(&source.url).send().await.with_context(|| format!("requesting {}", source.url))?;
     let status = response.status();
     ensure!(status.is_success(), "{} answered {status}", source.url);
-    let mut file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    // Async writes: the fetch runs on the runtime while the server starts, so it must not block a worker thread.
+    let mut file = tokio::fs::File::create(path).await.with_context(|| format!("creating {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut received = 0u64;
     let mut logged_tenths = 0u64;
@@ -95,7 +97,7 @@ async fn download(source: &ModelSource, path: &Path) -> anyhow::Result<()> {
         // A server that sends more than the pinned size is not sending the pinned file; stop before the disk fills.
         ensure!(received <= source.bytes, "{} sent more than the expected {} bytes", source.url, source.bytes);
         hasher.update(&piece);
-        file.write_all(&piece).context("writing the download")?;
+        file.write_all(&piece).await.context("writing the download")?;
         let tenths = received * 10 / source.bytes.max(1);
         if tenths > logged_tenths {
             logged_tenths = tenths;
@@ -107,7 +109,7 @@ async fn download(source: &ModelSource, path: &Path) -> anyhow::Result<()> {
             );
         }
     }
-    file.sync_all().context("writing the download")?;
+    file.sync_all().await.context("writing the download")?;
     ensure!(received == source.bytes, "{} sent {received} bytes, expected {}", source.url, source.bytes);
     let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     if digest != source.sha256 {
