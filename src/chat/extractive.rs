@@ -41,6 +41,18 @@ pub fn answer(question: &str, sources: &[SearchHit]) -> Vec<String> {
     pieces
 }
 
+/// A follow-up ("say that more simply") answered without a model: it cannot rephrase, so it quotes what answered
+/// `earlier_question` again, the sentences that answer it first.
+pub fn follow_up(earlier_question: &str, sources: &[SearchHit]) -> Vec<String> {
+    let mut pieces = answer(earlier_question, sources);
+    pieces[0] = format!(
+        "No language model is set up for this tutor, so I can't put it in other words. This is what your course \
+         material says about your question \"{}\", quoted as written.\n",
+        earlier_question.trim()
+    );
+    pieces
+}
+
 fn place(hit: &SearchHit) -> String {
     match (hit.page, hit.slide, hit.start_ms) {
         (Some(page), _, _) => format!(", page {page}"),
@@ -166,6 +178,7 @@ mod tests {
             collection_id: Uuid::nil(),
             text: text.into(),
             score: 1.0,
+            relevance: None,
             page: Some(3),
             slide: None,
             start_ms: None,

@@ -15,8 +15,13 @@ pub const NOT_COVERED: &str = "Your course material does not cover this, so I wo
 pub const NO_MATERIAL: &str =
     "I have no course material to answer from yet. Ask your teacher to add some to this tutor.";
 
-/// The system prompt: who the tutor is, how it teaches, the sources and the citing and cue rules.
-pub fn system_prompt(persona: &Persona, sources: &[SearchHit]) -> String {
+/// Added to the rules when the best source is only loosely related to the question (see `chat.borderline_relevance`).
+pub const BORDERLINE: &str = "The sources below are only loosely related to this question and may well not \
+    answer it. Unless one of them clearly does, say that the course material does not cover it.";
+
+/// The system prompt: who the tutor is, how it teaches, the sources and the citing and cue rules; `borderline` when
+/// the sources may not answer the question.
+pub fn system_prompt(persona: &Persona, sources: &[SearchHit], borderline: bool) -> String {
     let mut prompt = format!("You are {}, a tutor for students of a school.", persona.name);
     if !persona.description.is_empty() {
         prompt.push_str(&format!(" {}", persona.description));
@@ -38,9 +43,13 @@ pub fn system_prompt(persona: &Persona, sources: &[SearchHit]) -> String {
         "\n\nAnswer only from the numbered sources below. After each statement taken from a source, cite it as \
          [n] with its number. If the sources do not answer the question, say that the course material does not \
          cover it; never invent facts.\nYou may add avatar cues inline, on their own: [cue:encourage] when the \
-         student struggles, [cue:celebrate] when they get something right. They are not shown to the student.\n\n\
-         Sources:\n",
+         student struggles, [cue:celebrate] when they get something right. They are not shown to the student.\n",
     );
+    if borderline {
+        prompt.push_str(BORDERLINE);
+        prompt.push('\n');
+    }
+    prompt.push_str("\nSources:\n");
     for (i, hit) in sources.iter().enumerate() {
         prompt.push_str(&format!("[{}] {}{}\n{}\n\n", i + 1, hit.document_name, location(hit), hit.text.trim()));
     }
@@ -161,6 +170,7 @@ mod tests {
             collection_id: Uuid::from_u128(200),
             text: format!("text {n}"),
             score: 1.0,
+            relevance: None,
             page: Some(i32::try_from(n).unwrap()),
             slide: None,
             start_ms: None,

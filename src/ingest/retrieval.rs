@@ -41,18 +41,21 @@ pub async fn search(
     top_k: usize,
 ) -> Result<SearchResponse, IngestError> {
     let filter = VectorFilter::org(org_id).with_collections(collection_ids.iter().copied());
-    let (ranked, mode) = ranked_chunks(backends, filter, query, top_k).await?;
-    let results = passages_for(&backends.db, org_id, &ranked, top_k).await?;
+    let (ranked, relevance, mode) = ranked_chunks(backends, filter, query, top_k).await?;
+    let results = passages_for(&backends.db, org_id, &ranked, &relevance, top_k).await?;
     Ok(SearchResponse { results, mode })
 }
 
-/// Chunk ids with their fused score, best first.
+/// Each chunk's relevance: the cosine similarity of the query with the chunk or its best window, whichever is higher.
+type Relevance = HashMap<Uuid, f32>;
+
+/// Chunk ids with their fused score, best first; the dense relevance of those the model found.
 async fn ranked_chunks(
     backends: &Backends,
     filter: VectorFilter,
     query: &str,
     top_k: usize,
-) -> Result<(Vec<(Uuid, f32)>, &'static str), IngestError> {
+) -> Result<(Vec<(Uuid, f32)>, Relevance, &'static str), IngestError> {
     let dense_vector = match &backends.embeddings {
         Some(embedder) => embedder.embed(&[query.to_owned()]).await.map_err(anyhow::Error::from)?.pop(),
         None => None,
@@ -67,6 +70,7 @@ async fn ranked_chunks(
     };
     let sparse = backends.vectors.query(&sparse_query);
     let mut lists: Vec<Vec<Uuid>> = Vec::with_capacity(3);
+    let mut relevance = Relevance::new();
     let mode = match dense_vector {
         Some(vector) => {
             // Window points outnumber chunk points about three to one; one pool serves both lists.
@@ -76,6 +80,10 @@ async fn ranked_chunks(
             let dense = backends.vectors.query(&dense_query);
             let (sparse, dense) = tokio::try_join!(sparse, dense).map_err(anyhow::Error::from)?;
             lists.push(sparse.into_iter().map(|p| p.payload.chunk_id).collect());
+            for p in &dense {
+                let best = relevance.entry(p.payload.chunk_id).or_insert(p.score);
+                *best = best.max(p.score);
+            }
             let (windows, chunks): (Vec<_>, Vec<_>) =
                 dense.into_iter().partition(|p| p.payload.extra.contains_key(passages::WINDOW_FLAG));
             lists.push(chunks.into_iter().map(|p| p.payload.chunk_id).collect());
@@ -87,7 +95,7 @@ async fn ranked_chunks(
             "sparse"
         }
     };
-    Ok((fuse(&lists), mode))
+    Ok((fuse(&lists), relevance, mode))
 }
 
 /// RRF over ranked lists; a chunk counts once per list, at its best rank there.
@@ -114,6 +122,7 @@ async fn passages_for(
     db: &DatabaseConnection,
     org_id: Uuid,
     ranked: &[(Uuid, f32)],
+    relevance: &Relevance,
     top_k: usize,
 ) -> Result<Vec<SearchHit>, IngestError> {
     // Skipped chunks are replaced from further down, so look a little deeper than top_k.
@@ -168,6 +177,8 @@ async fn passages_for(
             collection_id: c.collection_id,
             text,
             score,
+            // A chunk below the dense pool's cut scores no higher than the pool's last: absent says "not measured".
+            relevance: relevance.get(&c.id).copied(),
             page: c.page,
             slide: c.slide,
             start_ms: before.and_then(|b| b.start_ms).or(c.start_ms),

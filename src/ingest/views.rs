@@ -181,6 +181,10 @@ pub struct SearchHit {
     /// Fused rank score (a document's later hits lowered a little): higher is better; comparable within one
     /// answer only. At most 1.0 in `hybrid` mode, 1/3 in `sparse` mode.
     pub score: f32,
+    /// How well the hit matches the query in absolute terms: the cosine similarity (-1 to 1) between the query's
+    /// embedding and the best of the chunk's vectors (the chunk, or one of its sentence windows). Comparable
+    /// across queries, unlike `score`. Absent in `sparse` mode, or when the chunk was found by keywords only.
+    pub relevance: Option<f32>,
     pub page: Option<i32>,
     pub slide: Option<i32>,
     pub start_ms: Option<i64>,

@@ -154,10 +154,9 @@ async fn a_vague_follow_up_is_searched_as_the_standalone_question_the_model_make
         Script::stream(&["What is the capital of France?"]),
     ])
     .await;
-    // These two-sentence documents get no window vectors, so a hybrid hit scores at most 2/3 (first for BM25 and
-    // for chunk vectors, 1/3 each), and a question sharing no word with the material at most 1/3. A gate between
-    // the two makes the vague follow-up find nothing by itself, as it does without an embedding model.
-    let app = spawn_with_llm(&fake, |s| s.chat.min_score_hybrid = 0.5).await;
+    // A gate above the vague follow-up's similarity to the material (and below the first question's) makes it
+    // find nothing by itself, as it does without an embedding model.
+    let app = spawn_with_llm(&fake, |s| s.chat.min_relevance = 0.5).await;
     let class = class(&app).await;
     let path = format!("/api/v1/sessions/{}/messages", class.session);
     let ask = |content: &'static str| {

@@ -103,6 +103,11 @@ async fn fresh_postgres_database(base_url: &str) -> String {
 }
 
 impl TestApp {
+    /// Whether the app runs the local embedding model (hybrid search), not BM25 alone.
+    pub fn has_embeddings(&self) -> bool {
+        self.backends.embeddings.is_some()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -86,6 +86,42 @@ async fn text_and_markdown_become_searchable_with_their_headings() {
 }
 
 #[tokio::test]
+async fn relevance_is_an_absolute_cosine_that_ranks_the_matching_sentence_first() {
+    let app = spawn_app().await;
+    if !app.has_embeddings() {
+        println!("no embedding model on this machine: relevance needs one");
+        return;
+    }
+    let teacher = app.register("Relevance school").await;
+    let collection = create_collection(&app, &teacher, "Mixed").await;
+    // Long enough for sentence windows: the answer is one sentence among others about something else.
+    let volcanoes = "Volcanoes erupt when magma rises through the crust. Lava, ash and gas escape through vents. \
+        Basalt forms when lava cools quickly. Some volcanoes sleep for centuries. The range() function yields a \
+        sequence of numbers for a loop. Geologists watch the ground swell before an eruption.";
+    let doc = ingest(&app, &teacher, &collection, "earth.txt", volcanoes.as_bytes().to_vec()).await;
+    assert_eq!(doc["status"], "ready", "{doc}");
+    ingest(&app, &teacher, &collection, "json.txt", JSON_DOC.as_bytes().to_vec()).await;
+
+    let on_topic = search(&app, &teacher, "How does a volcano erupt?", &[&collection]).await;
+    let off_topic = search(&app, &teacher, "What is the capital of France?", &[&collection]).await;
+    let best = |found: &Value| found["results"][0]["relevance"].as_f64().unwrap();
+    for found in [&on_topic, &off_topic] {
+        assert_eq!(found["mode"], "hybrid");
+        for hit in found["results"].as_array().unwrap() {
+            let r = hit["relevance"].as_f64().unwrap();
+            assert!((-1.0..=1.0).contains(&r), "a cosine: {hit}");
+        }
+    }
+    assert_eq!(on_topic["results"][0]["document_id"], doc["id"]);
+    assert!(best(&on_topic) > 0.5, "{on_topic}");
+    assert!(best(&off_topic) < 0.3, "{off_topic}");
+    // A question about the one odd sentence still finds it, less surely than the text's own subject.
+    let loop_question = search(&app, &teacher, "How do I get a sequence of numbers for a loop?", &[&collection]).await;
+    assert_eq!(loop_question["results"][0]["document_id"], doc["id"]);
+    assert!((best(&off_topic)..best(&on_topic)).contains(&best(&loop_question)), "{loop_question}");
+}
+
+#[tokio::test]
 async fn search_never_crosses_organisations_or_collections() {
     let app = spawn_app().await;
     let a = app.register("School A").await;

@@ -28,25 +28,42 @@ pub(super) async fn plan(chat: &ChatService, turn: &Turn, cancel: &CancellationT
     let llm = chat.backends.llm.as_ref();
     let mut found = retrieve(chat, &turn.persona, &turn.question.content).await?;
     let mut rewrite_usage = None;
-    if matches!(found, Retrieved::NotCovered)
-        && let Some(llm) = llm
-        && let Some((question, used)) = followup::standalone_question(chat, llm.as_ref(), turn, cancel).await
-    {
-        tracing::debug!(session_id = %turn.session.id, %question, "searching a follow-up as a standalone question");
-        rewrite_usage = used;
-        found = retrieve(chat, &turn.persona, &question).await?;
+    // Without a model, a vague follow-up stays on the previous question's material (see `followup`).
+    let mut earlier_question = None;
+    if matches!(found, Retrieved::NotCovered) {
+        match llm {
+            Some(llm) => {
+                if let Some((question, used)) = followup::standalone_question(chat, llm.as_ref(), turn, cancel).await {
+                    tracing::debug!(session_id = %turn.session.id, %question, "searching a follow-up as a standalone question");
+                    rewrite_usage = used;
+                    found = retrieve(chat, &turn.persona, &question).await?;
+                }
+            }
+            None => {
+                if let Some(question) = followup::earlier_question(chat, turn).await {
+                    found = retrieve(chat, &turn.persona, &question).await?;
+                    earlier_question = Some(question);
+                }
+            }
+        }
     }
     let settings = &chat.backends.config.chat;
     let (answered_by, sources, stream): (_, _, ChatStream) = match (found, llm) {
         (Retrieved::NoMaterial, _) => ("not_covered", Vec::new(), canned(vec![prompt::NO_MATERIAL.to_owned()])),
         (Retrieved::NotCovered, _) => ("not_covered", Vec::new(), canned(vec![prompt::NOT_COVERED.to_owned()])),
-        (Retrieved::Sources(mut hits), None) => {
+        (Retrieved::Sources { mut hits, .. }, None) => {
             hits.truncate(settings.extractive_passages.max(1));
-            let pieces = extractive::answer(&turn.question.content, &hits);
+            let pieces = match &earlier_question {
+                Some(question) => {
+                    hits.truncate(1);
+                    extractive::follow_up(question, &hits)
+                }
+                None => extractive::answer(&turn.question.content, &hits),
+            };
             ("extractive", hits, canned(pieces))
         }
-        (Retrieved::Sources(hits), Some(llm)) => {
-            let request = request(chat, turn, &hits).await?;
+        (Retrieved::Sources { hits, borderline }, Some(llm)) => {
+            let request = request(chat, turn, &hits, borderline).await?;
             ("model", hits, llm.stream(request))
         }
     };
@@ -56,10 +73,18 @@ pub(super) async fn plan(chat: &ChatService, turn: &Turn, cancel: &CancellationT
 enum Retrieved {
     NoMaterial,
     NotCovered,
-    Sources(Vec<SearchHit>),
+    /// `borderline`: the best hit is only loosely related; the model is told it may have to say "not covered".
+    Sources {
+        hits: Vec<SearchHit>,
+        borderline: bool,
+    },
 }
 
-/// Hybrid search over the persona's collections, gated by the relevance threshold of the search's mode.
+/// Hybrid search over the persona's collections, gated by relevance.
+///
+/// With an embedding model the gate is the best hit's `relevance`: the cosine similarity of the question with the
+/// best chunk or sentence window, an absolute measure (unlike the fused rank score, whose top is high in any
+/// collection, however unrelated, and highest in a small one). Without one, BM25 alone: any shared term passes.
 async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Result<Retrieved, ChatError> {
     // No collections must not mean "every collection of the org" (what search does with an empty list).
     if persona.collection_ids.is_empty() {
@@ -72,18 +97,35 @@ async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Resu
         .search(persona.org_id, &persona.collection_ids, &query, settings.top_k.max(1))
         .await
         .map_err(|e| anyhow::Error::new(e).context("searching the persona's collections"))?;
-    let min = if found.mode == "hybrid" { settings.min_score_hybrid } else { settings.min_score_sparse };
-    match found.results.first() {
-        Some(best) if best.score >= min => Ok(Retrieved::Sources(found.results)),
-        _ => Ok(Retrieved::NotCovered),
+    if found.results.is_empty() {
+        return Ok(Retrieved::NotCovered);
     }
+    if found.mode != "hybrid" {
+        let covered = found.results[0].score >= settings.min_score_sparse;
+        return Ok(if covered {
+            Retrieved::Sources { hits: found.results, borderline: false }
+        } else {
+            Retrieved::NotCovered
+        });
+    }
+    let best = found.results.iter().filter_map(|h| h.relevance).fold(f32::MIN, f32::max);
+    Ok(if best < settings.min_relevance {
+        Retrieved::NotCovered
+    } else {
+        Retrieved::Sources { hits: found.results, borderline: best < settings.borderline_relevance }
+    })
 }
 
-async fn request(chat: &ChatService, turn: &Turn, sources: &[SearchHit]) -> Result<ChatRequest, ChatError> {
+async fn request(
+    chat: &ChatService,
+    turn: &Turn,
+    sources: &[SearchHit],
+    borderline: bool,
+) -> Result<ChatRequest, ChatError> {
     let session = &turn.session;
     let earlier =
         store::recent_before(&chat.backends.db, session.org_id, session.id, turn.question.id, HISTORY_ROWS).await?;
-    let mut messages = vec![ChatMessage::system(prompt::system_prompt(&turn.persona, sources))];
+    let mut messages = vec![ChatMessage::system(prompt::system_prompt(&turn.persona, sources, borderline))];
     messages.extend(prompt::history(&earlier, chat.backends.config.chat.history_token_budget));
     messages.push(ChatMessage::user(&turn.question.content));
     Ok(ChatRequest {

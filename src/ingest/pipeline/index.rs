@@ -5,14 +5,16 @@ use uuid::Uuid;
 
 use super::chunker::Chunk;
 use super::{StepError, between, passages, pct, set_stage};
+use crate::config::WindowVectors;
 use crate::ingest::entities::document;
 use crate::ingest::store::{self, NewChunk};
 use crate::ingest::views::DELETING;
 use crate::platform::Backends;
+use crate::platform::llm::embeddings::{Embedder, SpannedText, SpannedVectors};
 use crate::platform::vectors::{PointPayload, VectorFilter, VectorPoint, bm25_sparse};
 
 /// Chunks per embedding call: enough for the bar to move in about ten steps whatever the document's size, at least
-/// a few per call (with their window texts some 20 inputs, which keeps the model busy), and at most 32.
+/// a few per call (a forward pass of several chunks keeps both cores busy), and at most 32.
 fn embed_batch(chunks: usize) -> usize {
     chunks.div_ceil(10).clamp(4, 32)
 }
@@ -40,37 +42,20 @@ pub(super) async fn index(backends: &Backends, doc: &document::Model, chunks: &[
     Ok(total)
 }
 
-/// One batch: its texts and windows embedded in one call, then its rows and points written.
+/// One batch: its chunks embedded in one call (with their windows where the embedder pools them), then its rows
+/// and points written.
 async fn index_batch(
     backends: &Backends,
     doc: &document::Model,
     first: usize,
     batch: &[Chunk],
 ) -> Result<(), StepError> {
+    let vectors = match &backends.embeddings {
+        Some(embedder) => Some(embed(embedder.as_ref(), backends.config.embeddings.windows, doc, batch).await?),
+        None => None,
+    };
     let inputs: Vec<String> =
-        batch.iter().map(|c| passages::contextual_text(&doc.name, &c.location, &c.text)).collect();
-    // Window vectors only exist next to a dense model (BM25 scores the chunk as a whole).
-    let windows: Vec<(usize, String)> = match &backends.embeddings {
-        Some(_) => batch
-            .iter()
-            .enumerate()
-            .flat_map(|(i, c)| {
-                let name = &doc.name;
-                passages::windows(c).into_iter().map(move |w| (i, passages::contextual_text(name, &c.location, &w)))
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let (dense, window_dense) = match &backends.embeddings {
-        Some(embedder) => {
-            let mut all = inputs.clone();
-            all.extend(windows.iter().map(|(_, text)| text.clone()));
-            let mut vectors = embedder.embed(&all).await?;
-            let window_vectors = vectors.split_off(inputs.len());
-            (Some(vectors), window_vectors)
-        }
-        None => (None, Vec::new()),
-    };
+        batch.iter().map(|c| passages::context(&doc.name, &c.location) + &passages::flat(&c.text)).collect();
     let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
     let payload = |chunk_id: Uuid, extra: serde_json::Map<String, serde_json::Value>| PointPayload {
         org_id: doc.org_id,
@@ -79,15 +64,17 @@ async fn index_batch(
         chunk_id,
         extra,
     };
-    let mut points = Vec::with_capacity(batch.len() + windows.len());
-    for ((offset, _), vector) in windows.iter().zip(window_dense) {
+    let mut points = Vec::with_capacity(batch.len() * 4);
+    let windows =
+        vectors.iter().flatten().enumerate().flat_map(|(offset, v)| v.spans.iter().flatten().map(move |w| (offset, w)));
+    for (offset, vector) in windows {
         let mut extra = serde_json::Map::new();
         extra.insert(passages::WINDOW_FLAG.into(), true.into());
         points.push(VectorPoint {
             id: Uuid::now_v7(),
-            dense: Some(vector),
+            dense: Some(vector.clone()),
             sparse: None,
-            payload: payload(ids[*offset], extra),
+            payload: payload(ids[offset], extra),
         });
     }
     let mut rows = Vec::with_capacity(batch.len());
@@ -97,7 +84,7 @@ async fn index_batch(
         extra.insert("ordinal".into(), (first + offset).into());
         points.push(VectorPoint {
             id,
-            dense: dense.as_ref().map(|d| d[offset].clone()),
+            dense: vectors.as_ref().map(|v| v[offset].whole.clone()),
             sparse: Some(bm25_sparse(&inputs[offset])),
             payload: payload(id, extra),
         });
@@ -126,6 +113,51 @@ async fn index_batch(
         return Err(StepError::Gone);
     }
     Ok(())
+}
+
+/// The batch's chunk vectors, each with its windows' vectors as `windows` asks: pooled from the chunk's pass
+/// (where the embedder can), embedded as inputs of their own, or none.
+async fn embed(
+    embedder: &dyn Embedder,
+    windows: WindowVectors,
+    doc: &document::Model,
+    batch: &[Chunk],
+) -> Result<Vec<SpannedVectors>, StepError> {
+    let inputs: Vec<SpannedText> = batch
+        .iter()
+        .map(|c| {
+            let context = passages::context(&doc.name, &c.location);
+            let flat = passages::flat(&c.text);
+            let spans = match windows {
+                WindowVectors::None => Vec::new(),
+                _ => passages::windows(&flat)
+                    .into_iter()
+                    .map(|r| r.start + context.len()..r.end + context.len())
+                    .collect(),
+            };
+            SpannedText { context: context.len(), text: context + &flat, spans }
+        })
+        .collect();
+    if windows != WindowVectors::Separate {
+        return Ok(embedder.embed_spans(&inputs).await?);
+    }
+    // Each window behind the chunk's context line, as an input of its own, in the same call as the chunks.
+    let mut texts: Vec<String> = inputs.iter().map(|i| i.text.clone()).collect();
+    for input in &inputs {
+        texts.extend(
+            input.spans.iter().map(|span| format!("{}{}", &input.text[..input.context], &input.text[span.clone()])),
+        );
+    }
+    let mut vectors = embedder.embed(&texts).await?.into_iter();
+    let wholes: Vec<Vec<f32>> = vectors.by_ref().take(inputs.len()).collect();
+    Ok(wholes
+        .into_iter()
+        .zip(&inputs)
+        .map(|(whole, input)| SpannedVectors {
+            whole,
+            spans: vectors.by_ref().take(input.spans.len()).map(Some).collect(),
+        })
+        .collect())
 }
 
 /// Whether the document is still there and not being deleted.

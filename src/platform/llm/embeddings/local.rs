@@ -13,7 +13,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
 use tokio::sync::{OnceCell, Semaphore};
 
-use super::{EmbedError, Embedder, l2_normalize};
+use super::{EmbedError, Embedder, SpannedText, SpannedVectors, l2_normalize};
 
 const MODEL_NAME: &str = "local:all-MiniLM-L6-v2";
 /// sentence-transformers' `max_seq_length` for this model; the model was trained on sequences this long, and
@@ -186,52 +186,147 @@ pub(super) fn plan_batches(
     batches
 }
 
-/// Token ids and attention mask of one input, already truncated.
+/// Token ids of one input, already truncated, with each token's byte range in the text (only when spans were
+/// asked for: tracking offsets costs the tokenizer time) and whether it is a special token.
 struct Encoded {
     ids: Vec<u32>,
-    mask: Vec<u32>,
+    offsets: Vec<(usize, usize)>,
+    special: Vec<bool>,
 }
 
-fn tokenize(inner: &Inner, texts: &[String]) -> Result<Vec<Encoded>, EmbedError> {
+fn tokenize(inner: &Inner, texts: &[&str], offsets: bool) -> Result<Vec<Encoded>, EmbedError> {
     let tokenizer = &inner.tokenizers()?.embedding;
-    let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let encodings = tokenizer.encode_batch_fast(inputs, true).map_err(|e| EmbedError::Inference(e.to_string()))?;
+    let texts = texts.to_vec();
+    let encodings =
+        if offsets { tokenizer.encode_batch(texts, true) } else { tokenizer.encode_batch_fast(texts, true) }
+            .map_err(|e| EmbedError::Inference(e.to_string()))?;
     Ok(encodings
         .into_iter()
-        .map(|enc| Encoded { ids: enc.get_ids().to_vec(), mask: enc.get_attention_mask().to_vec() })
+        .map(|enc| Encoded {
+            ids: enc.get_ids().to_vec(),
+            offsets: if offsets { enc.get_offsets().to_vec() } else { Vec::new() },
+            special: enc.get_special_tokens_mask().iter().map(|&m| m == 1).collect(),
+        })
         .collect())
 }
 
-/// One forward pass over `batch`, padded to its longest member. Returns one normalised vector per input.
+/// One forward pass over `batch`, padded to its longest member. Returns each input's token vectors (its own
+/// tokens only, `DIMENSIONS` floats each, row after row).
 fn forward(model: &BertModel, batch: &[&Encoded]) -> Result<Vec<Vec<f32>>, EmbedError> {
     let inference = |e: candle_core::Error| EmbedError::Inference(e.to_string());
     let len = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0).max(1);
     let mut ids = Vec::with_capacity(batch.len() * len);
     let mut mask = Vec::with_capacity(batch.len() * len);
     for enc in batch {
-        // [PAD] is id 0 in this vocabulary; the mask keeps padded positions out of attention and pooling.
+        // [PAD] is id 0 in this vocabulary; the mask keeps padded positions out of attention.
         ids.extend(enc.ids.iter().copied().chain(std::iter::repeat(0)).take(len));
-        mask.extend(enc.mask.iter().copied().chain(std::iter::repeat(0)).take(len));
+        mask.extend((0..len).map(|i| u32::from(i < enc.ids.len())));
     }
     let shape = (batch.len(), len);
     let ids = Tensor::from_vec(ids, shape, &Device::Cpu).map_err(inference)?;
     let mask = Tensor::from_vec(mask, shape, &Device::Cpu).map_err(inference)?;
     let token_types = ids.zeros_like().map_err(inference)?;
     let hidden = model.forward(&ids, &token_types, Some(&mask)).map_err(inference)?; // (batch, len, 384)
+    let hidden = hidden.flatten_all().and_then(|h| h.to_vec1::<f32>()).map_err(inference)?;
+    Ok(batch
+        .iter()
+        .enumerate()
+        .map(|(i, enc)| hidden[i * len * DIMENSIONS..(i * len + enc.ids.len()) * DIMENSIONS].to_vec())
+        .collect())
+}
 
-    // Mean pooling exactly as sentence-transformers does: sum of unmasked token vectors divided by the number of
-    // unmasked tokens (clamped, so an all-masked row cannot divide by zero).
-    let mask = mask.to_dtype(DType::F32).and_then(|m| m.unsqueeze(2)).map_err(inference)?; // (batch, len, 1)
-    let summed = hidden.broadcast_mul(&mask).and_then(|h| h.sum(1)).map_err(inference)?; // (batch, 384)
-    let counts = mask.sum(1).and_then(|c| c.clamp(1e-9f32, f32::MAX)).map_err(inference)?; // (batch, 1)
-    let pooled = summed.broadcast_div(&counts).map_err(inference)?;
-    let mut vectors = pooled.to_vec2::<f32>().map_err(inference)?;
-    for v in &mut vectors {
-        if !l2_normalize(v) {
-            return Err(EmbedError::Inference("model produced a zero or non-finite vector".into()));
+/// The normalised mean of the token vectors at `rows` of `tokens`; `None` when there are none.
+fn mean_pool(tokens: &[f32], rows: impl Iterator<Item = usize>) -> Result<Option<Vec<f32>>, EmbedError> {
+    let mut sum = vec![0f32; DIMENSIONS];
+    let mut count = 0usize;
+    for row in rows {
+        for (s, x) in sum.iter_mut().zip(&tokens[row * DIMENSIONS..(row + 1) * DIMENSIONS]) {
+            *s += x;
         }
+        count += 1;
     }
-    Ok(vectors)
+    if count == 0 {
+        return Ok(None);
+    }
+    // Dividing by the count does not change the direction; normalising is what makes it the mean's unit vector.
+    if !l2_normalize(&mut sum) {
+        return Err(EmbedError::Inference("model produced a zero or non-finite vector".into()));
+    }
+    Ok(Some(sum))
+}
+
+/// The vectors of one input from its token vectors: mean pooling over every token including `[CLS]` and `[SEP]`,
+/// exactly as sentence-transformers does for this model; each span over the ordinary tokens inside it.
+fn pool(enc: &Encoded, tokens: &[f32], input: &SpannedText) -> Result<SpannedVectors, EmbedError> {
+    let whole = mean_pool(tokens, 0..enc.ids.len())?
+        .ok_or_else(|| EmbedError::Inference("tokenizer produced no tokens".into()))?;
+    let spans = input
+        .spans
+        .iter()
+        .map(|span| {
+            let inside = |t: &usize| {
+                let (start, end) = enc.offsets[*t];
+                !enc.special[*t] && end > start && start >= span.start && end <= span.end
+            };
+            if !(0..enc.ids.len()).any(|t| inside(&t)) {
+                return Ok(None); // truncated away
+            }
+            let context = |t: &usize| enc.special[*t] || enc.offsets[*t].1 <= input.context;
+            mean_pool(tokens, (0..enc.ids.len()).filter(|t| inside(t) || context(t)))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(SpannedVectors { whole, spans })
+}
+
+impl LocalEmbedder {
+    /// Tokenizes, batches inputs of similar length, runs the passes one at a time and pools each input.
+    async fn run(&self, texts: Arc<Vec<SpannedText>>) -> Result<Vec<SpannedVectors>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = self.model().await?;
+        let inner = Arc::clone(&self.inner);
+        let owned = Arc::clone(&texts);
+        let encoded = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = owned.iter().map(|t| t.text.as_str()).collect();
+            tokenize(&inner, &refs, owned.iter().any(|t| !t.spans.is_empty()))
+        })
+        .await
+        .map_err(|e| EmbedError::Inference(format!("tokenizer task failed: {e}")))??;
+        let encoded = Arc::new(encoded);
+
+        // Batch inputs of similar length together (as sentence-transformers does), so that short texts are not
+        // padded to the length of a long one in the same batch; results go back to input order at the end.
+        let mut order: Vec<usize> = (0..encoded.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].ids.len()));
+
+        let mut out: Vec<Option<SpannedVectors>> = vec![None; texts.len()];
+        let batches = plan_batches(&order, |i| encoded[i].ids.len(), self.max_batch_inputs, self.max_batch_tokens);
+        for batch in batches {
+            let permit = Arc::clone(&self.inner.gate)
+                .acquire_owned()
+                .await
+                .map_err(|e| EmbedError::Inference(format!("gate closed: {e}")))?;
+            let (model, encoded, texts) = (Arc::clone(&model), Arc::clone(&encoded), Arc::clone(&texts));
+            // Blocking pool: a forward pass takes tens to hundreds of milliseconds of pure CPU. The permit lives in
+            // the task, because the task runs to completion even if this future is dropped.
+            let (batch, vectors) = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                let inputs: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
+                let vectors = forward(&model, &inputs).and_then(|tokens| {
+                    batch.iter().zip(&tokens).map(|(&i, t)| pool(&encoded[i], t, &texts[i])).collect()
+                });
+                (batch, vectors)
+            })
+            .await
+            .map_err(|e| EmbedError::Inference(format!("inference task failed: {e}")))?;
+            let vectors: Vec<SpannedVectors> = vectors?;
+            for (i, v) in batch.into_iter().zip(vectors) {
+                out[i] = Some(v);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
 }
 
 #[async_trait::async_trait]
@@ -265,44 +360,11 @@ impl Embedder for LocalEmbedder {
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let model = self.model().await?;
-        let inner = Arc::clone(&self.inner);
-        let owned = texts.to_vec();
-        let encoded = tokio::task::spawn_blocking(move || tokenize(&inner, &owned))
-            .await
-            .map_err(|e| EmbedError::Inference(format!("tokenizer task failed: {e}")))??;
-        let encoded = Arc::new(encoded);
+        let texts = texts.iter().map(|t| SpannedText { text: t.clone(), spans: Vec::new(), context: 0 }).collect();
+        Ok(self.run(Arc::new(texts)).await?.into_iter().map(|v| v.whole).collect())
+    }
 
-        // Batch inputs of similar length together (as sentence-transformers does), so that short texts are not
-        // padded to the length of a long one in the same batch; results go back to input order at the end.
-        let mut order: Vec<usize> = (0..encoded.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].ids.len()));
-
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        let batches = plan_batches(&order, |i| encoded[i].ids.len(), self.max_batch_inputs, self.max_batch_tokens);
-        for batch in batches {
-            let permit = Arc::clone(&self.inner.gate)
-                .acquire_owned()
-                .await
-                .map_err(|e| EmbedError::Inference(format!("gate closed: {e}")))?;
-            let (model, encoded) = (Arc::clone(&model), Arc::clone(&encoded));
-            // Blocking pool: a forward pass takes tens to hundreds of milliseconds of pure CPU. The permit lives in
-            // the task, because the task runs to completion even if this future is dropped.
-            let (batch, vectors) = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                let inputs: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
-                let vectors = forward(&model, &inputs);
-                (batch, vectors)
-            })
-            .await
-            .map_err(|e| EmbedError::Inference(format!("inference task failed: {e}")))?;
-            for (i, v) in batch.into_iter().zip(vectors?) {
-                out[i] = v;
-            }
-        }
-        Ok(out)
+    async fn embed_spans(&self, texts: &[SpannedText]) -> Result<Vec<SpannedVectors>, EmbedError> {
+        self.run(Arc::new(texts.to_vec())).await
     }
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::local::plan_batches;
-use super::{EmbedError, Embedder, LocalEmbedder, cosine_similarity};
+use super::{EmbedError, Embedder, LocalEmbedder, SpannedText, cosine_similarity};
 
 const DEFAULT_MODEL_DIR: &str = "/var/tmp/bwenge-model/all-MiniLM-L6-v2";
 
@@ -163,4 +163,25 @@ async fn metadata_and_token_counts() {
     assert_eq!(e.count_tokens(""), 2);
     // Word pieces, not words: "photosynthesis" is split.
     assert!(e.count_tokens("photosynthesis") > 3);
+}
+
+#[tokio::test]
+async fn spans_are_pooled_from_the_same_pass() {
+    let Some(e) = embedder() else { return };
+    let text = "Fractions. A fraction names part of a whole. Volcanoes erupt when magma rises through the crust.";
+    let fractions = text.find("A fraction").unwrap()..text.find(" Volcanoes").unwrap();
+    let volcanoes = text.find("Volcanoes").unwrap()..text.len();
+    let input = SpannedText { text: text.into(), spans: vec![fractions, volcanoes, 0..0], context: 0 };
+    let long = SpannedText { text: long_text(), spans: vec![long_text().len() - 6..long_text().len()], context: 0 };
+    let out = e.embed_spans(&[input, long]).await.unwrap();
+    let alone = e.embed(&strings(&[text])).await.unwrap();
+    assert!(cosine_similarity(&out[0].whole, &alone[0]) > 0.99999, "the whole text as `embed` gives it");
+    let spans: Vec<&Vec<f32>> = out[0].spans[..2].iter().map(|s| s.as_ref().unwrap()).collect();
+    spans.iter().for_each(|s| assert_unit(s));
+    assert!(out[0].spans[2].is_none(), "an empty span has no tokens");
+    assert!(out[1].spans[0].is_none(), "a span past the 256-token cut was truncated away");
+    // Each span leans towards its own subject.
+    let query = e.embed(&strings(&["What is a fraction?", "Why do volcanoes erupt?"])).await.unwrap();
+    assert!(cosine_similarity(&query[0], spans[0]) > cosine_similarity(&query[0], spans[1]));
+    assert!(cosine_similarity(&query[1], spans[1]) > cosine_similarity(&query[1], spans[0]));
 }

@@ -17,6 +17,8 @@ mod local_tests;
 #[cfg(test)]
 mod openai_tests;
 
+use std::ops::Range;
+
 pub use local::LocalEmbedder;
 pub use openai::{OpenAiEmbedder, OpenAiEmbedderConfig};
 
@@ -82,6 +84,39 @@ pub trait Embedder: Send + Sync + 'static {
     fn count_tokens(&self, text: &str) -> usize;
     /// Embeds in batches internally; output vectors are L2-normalised; same order as input.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+
+    /// Embeds each text and, where the model allows it, each of its spans from the same pass ("late chunking":
+    /// the mean of the span's token vectors, which the whole text has already put in context). A span vector
+    /// costs no extra model input. This default embeds the texts only and leaves every span without a vector: an
+    /// embeddings endpoint returns one vector per input, so a span would cost a whole input (and its bill).
+    async fn embed_spans(&self, texts: &[SpannedText]) -> Result<Vec<SpannedVectors>, EmbedError> {
+        let whole: Vec<String> = texts.iter().map(|t| t.text.clone()).collect();
+        let vectors = self.embed(&whole).await?;
+        Ok(vectors
+            .into_iter()
+            .zip(texts)
+            .map(|(whole, t)| SpannedVectors { whole, spans: vec![None; t.spans.len()] })
+            .collect())
+    }
+}
+
+/// A text to embed, with byte ranges of it that want vectors of their own.
+#[derive(Debug, Clone)]
+pub struct SpannedText {
+    pub text: String,
+    /// Byte ranges into `text`, on character boundaries.
+    pub spans: Vec<Range<usize>>,
+    /// The first `context` bytes of `text` (a title, say) are part of every span's vector too, with the
+    /// special tokens, as if each span had been embedded on its own behind that context.
+    pub context: usize,
+}
+
+/// The vectors of one [`SpannedText`]: the whole text's, and one per span where the model could pool it (a span
+/// truncated away, or a model that cannot pool spans, gives `None`).
+#[derive(Debug, Clone)]
+pub struct SpannedVectors {
+    pub whole: Vec<f32>,
+    pub spans: Vec<Option<Vec<f32>>>,
 }
 
 /// Scales `v` to unit length in place. Returns `false` (leaving `v` untouched) when its norm is zero or not finite,
