@@ -127,7 +127,11 @@ def retrieval(client, collection, questions, names):
         rank = next((i + 1 for i, h in enumerate(hits) if names.get(h["document_id"]) == q["gold_file"]
                      and any(a in norm(h["text"]) for a in answers)), None) if answers else None
         relevance = max((h.get("relevance") or -1 for h in hits), default=None)
-        per_question[q["id"]] = {"rank": rank, "relevance": relevance}
+        # The relevance of the 50 best hits, to study how the best stands out from the rest.
+        _, wide = client.call("POST", "/api/v1/search",
+                              {"query": q["question"], "collection_ids": [collection], "top_k": 50})
+        spread = sorted((h.get("relevance") or -1 for h in wide["results"]), reverse=True)
+        per_question[q["id"]] = {"rank": rank, "relevance": relevance, "spread": spread}
     answerable = [q for q in questions if q["answers"]]
 
     def scores(qs):
@@ -203,6 +207,7 @@ def run(args, docs_dir, questions):
             holds = any(a in norm(t) for t in texts for a in answers)
         rows.append({"id": q["id"], "kind": q.get("kind"), "answerable": bool(answers), "refused": refused,
                      "rank": per_question[q["id"]]["rank"], "relevance": per_question[q["id"]]["relevance"],
+                     "spread": per_question[q["id"]]["spread"],
                      "answered_by": message["answered_by"], "holds": holds, "chars": len(message["content"])})
 
     answerable = [r for r in rows if r["answerable"]]

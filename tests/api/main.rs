@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod chat;
+mod chat_gate;
 mod chat_turns;
 mod chat_ws;
 mod cli;

@@ -172,7 +172,9 @@ async fn spans_are_pooled_from_the_same_pass() {
     let fractions = text.find("A fraction").unwrap()..text.find(" Volcanoes").unwrap();
     let volcanoes = text.find("Volcanoes").unwrap()..text.len();
     let input = SpannedText { text: text.into(), spans: vec![fractions, volcanoes, 0..0], context: 0 };
-    let long = SpannedText { text: long_text(), spans: vec![long_text().len() - 6..long_text().len()], context: 0 };
+    let end = long_text().len();
+    let last_word = end - 6..end;
+    let long = SpannedText { text: long_text(), spans: vec![last_word], context: 0 };
     let out = e.embed_spans(&[input, long]).await.unwrap();
     let alone = e.embed(&strings(&[text])).await.unwrap();
     assert!(cosine_similarity(&out[0].whole, &alone[0]) > 0.99999, "the whole text as `embed` gives it");

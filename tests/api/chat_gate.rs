@@ -1,0 +1,107 @@
+//! The relevance gate: what never reaches the model, what reaches it flagged as borderline, and a small collection
+//! that must not make every question look relevant.
+
+use serde_json::{Value, json};
+
+use crate::chat::{PHOTOSYNTHESIS, QUESTION, ask, class, new_session, spawn_with_llm};
+use crate::fake_llm::{FakeLlm, Script};
+use crate::ingest::{create_collection, ingest};
+
+/// The model's system prompt in a recorded request.
+fn system_prompt(request: &Value) -> String {
+    request["messages"][0]["content"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_borderline_question_reaches_the_model_told_to_say_when_the_material_does_not_cover_it() {
+    let fake = FakeLlm::start(vec![
+        Script::stream(&["Plants make sugar [1]."]),
+        Script::stream(&["The course material does not cover that."]),
+    ])
+    .await;
+    let app = spawn_with_llm(&fake, |s| {
+        // Everything passes the gate, and a question must be almost identical to its source to be more than
+        // borderline: only the second question is.
+        s.chat.min_relevance = -1.0;
+        s.chat.borderline_relevance = 0.99;
+    })
+    .await;
+    if !app.has_embeddings() {
+        println!("no embedding model on this machine: relevance needs one");
+        return;
+    }
+    let students = class(&app).await;
+    let clear: Value = ask(&app, &students.student, &students.session, QUESTION).await.json().await.unwrap();
+    assert_eq!(clear["message"]["answered_by"], "model", "{clear}");
+    let borderline: Value = ask(&app, &students.student, &students.session, "Which trees lose their leaves in autumn?")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(borderline["message"]["answered_by"], "model", "{borderline}");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert!(system_prompt(request).contains("only loosely related"), "below 0.99 both are borderline");
+    }
+
+    // With the shipped calibration, the question about the material is not borderline, and one it does not cover
+    // never reaches the model.
+    let fake = FakeLlm::start(vec![Script::stream(&["Plants make sugar [1]."])]).await;
+    let app = spawn_with_llm(&fake, |_| {}).await;
+    let students = class(&app).await;
+    let clear: Value = ask(&app, &students.student, &students.session, QUESTION).await.json().await.unwrap();
+    assert_eq!(clear["message"]["answered_by"], "model", "{clear}");
+    assert!(!system_prompt(&fake.requests()[0]).contains("only loosely related"));
+    let off: Value =
+        ask(&app, &students.student, &students.session, "What is the capital of France?").await.json().await.unwrap();
+    assert_eq!(off["message"]["answered_by"], "not_covered", "{off}");
+    assert_eq!(fake.requests().len(), 1, "the gated question never reached the model");
+}
+
+#[tokio::test]
+async fn a_small_collection_does_not_make_every_question_look_relevant() {
+    // One short document: whatever is asked, its chunk tops every ranked list, so a rank-based gate would pass
+    // anything. The relevance gate does not.
+    let fake = FakeLlm::start(vec![Script::stream(&["Plants make sugar [1]."])]).await;
+    let app = spawn_with_llm(&fake, |_| {}).await;
+    if !app.has_embeddings() {
+        println!("no embedding model on this machine: the BM25-only gate is tested elsewhere");
+        return;
+    }
+    let teacher = app.register("One-document school").await;
+    let collection = create_collection(&app, &teacher, "Biology").await;
+    let plants = ingest(&app, &teacher, &collection, "photosynthesis.txt", PHOTOSYNTHESIS.as_bytes().to_vec()).await;
+    assert_eq!(plants["status"], "ready");
+    let persona: Value = app
+        .post_as("/api/v1/personas", &teacher.access_token, &json!({ "name": "Bio", "collection_ids": [collection] }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = new_session(&app, &teacher, persona["id"].as_str().unwrap()).await;
+    for question in ["What is the capital of France?", "Who won the football world cup in 1998?"] {
+        let turn: Value = ask(&app, &teacher, &session, question).await.json().await.unwrap();
+        assert_eq!(turn["message"]["answered_by"], "not_covered", "{question}: {turn}");
+    }
+    let turn: Value = ask(&app, &teacher, &session, QUESTION).await.json().await.unwrap();
+    assert_eq!(turn["message"]["answered_by"], "model", "{turn}");
+    assert_eq!(fake.requests().len(), 1, "only the question about the material reached the model");
+}
+
+#[tokio::test]
+async fn below_the_relevance_threshold_the_model_is_not_called() {
+    let fake = FakeLlm::start(vec![Script::stream(&["invented"])]).await;
+    // Above any cosine similarity: nothing is relevant enough.
+    let app = spawn_with_llm(&fake, |s| {
+        s.chat.min_relevance = 1.5;
+        s.chat.min_score_sparse = 1.5;
+    })
+    .await;
+    let class = class(&app).await;
+    let turn: Value = ask(&app, &class.student, &class.session, QUESTION).await.json().await.unwrap();
+    assert_eq!(turn["message"]["answered_by"], "not_covered", "{turn}");
+    assert!(turn["message"]["content"].as_str().unwrap().contains("does not cover"));
+    assert_eq!(turn["citations"], json!([]));
+    assert!(fake.requests().is_empty(), "the model was not asked");
+}
