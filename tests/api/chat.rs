@@ -134,13 +134,14 @@ async fn a_json_turn_answers_from_the_model_with_citations_and_cues() {
     assert_eq!(items[2]["citations"], turn["citations"]);
 
     // The next turn carries the history.
-    let second = ask(&app, &class.student, &class.session, "And what gas comes out?").await;
+    let next = "Which gas do plants give off when they turn carbon dioxide and water into glucose?";
+    let second = ask(&app, &class.student, &class.session, next).await;
     assert_eq!(second.status(), 200);
     let sent = &fake.requests()[1];
     let contents: Vec<&str> =
         sent["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
     assert!(contents.contains(&QUESTION) && contents.contains(&text), "{contents:?}");
-    assert_eq!(*contents.last().unwrap(), "And what gas comes out?");
+    assert_eq!(*contents.last().unwrap(), next);
 }
 
 /// Server-Sent Events, in order: `(event, data)`.
