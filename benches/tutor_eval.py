@@ -24,8 +24,8 @@ tutor):
   case-insensitive, as run_eval.py matches them);
 - the server's time per turn (p50, p95).
 """
-import argparse, http.client, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time
-import unicodedata, urllib.error, urllib.request, uuid
+import argparse, json, os, re, shutil, statistics, sys, tempfile, time, types, unicodedata, urllib.error
+import urllib.request, uuid
 
 
 def norm(s):
@@ -89,31 +89,12 @@ def percentile(values, p):
 
 
 def start_server(binary, model_dir, data_dir):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, BWENGE__LOG__LEVEL=os.environ.get("BWENGE__LOG__LEVEL", "warn"),
-               BWENGE__RATELIMIT__API_PER_USER_PER_MINUTE="100000",
-               BWENGE__RATELIMIT__API_PER_ORG_PER_MINUTE="100000",
-               BWENGE__AUTH__ACCESS_TOKEN_TTL_SECS="86400",
-               BWENGE__EMBEDDINGS__PROVIDER="local", BWENGE__EMBEDDINGS__MODEL_DIR=model_dir)
-    env.pop("BWENGE__LLM__BASE_URL", None)
-    log = open(os.path.join(data_dir, "server.log"), "w")
-    proc = subprocess.Popen([binary, "serve", "--port", str(port), "--data-dir", data_dir],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/readyz")
-            if conn.getresponse().status == 200:
-                return proc, "http://127.0.0.1:%d" % port
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            sys.exit("server exited; see " + log.name)
-        time.sleep(0.1)
-    sys.exit("server not ready within 60 s")
+    """A fresh server on the local model with no chat model (the extractive tutor), as the ingest bench starts it."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from ingest_search import start_server as start
+    os.environ.pop("BWENGE__LLM__BASE_URL", None)
+    proc, port = start(types.SimpleNamespace(binary=binary, embedder="local", model_dir=model_dir), data_dir, None)
+    return proc, "http://127.0.0.1:%d" % port
 
 
 def retrieval(client, collection, questions, names):

@@ -37,14 +37,7 @@ pub async fn standalone_question(
     cancel: &CancellationToken,
 ) -> Option<(String, Option<TokenUsage>)> {
     // A question that names its own subject is searched as asked: rewriting it would only cost a model call.
-    if !points_back(&turn.question.content) {
-        return None;
-    }
-    let earlier =
-        store::recent_before(&chat.backends.db, turn.session.org_id, turn.session.id, turn.question.id, HISTORY_ROWS)
-            .await
-            .inspect_err(|err| tracing::warn!(error = ?err, "reading history for a follow-up"))
-            .ok()?;
+    let earlier = earlier_messages(chat, turn).await?;
     let history = prompt::history(&earlier, HISTORY_TOKENS);
     // A greeting alone is no conversation to resolve the question against.
     if !history.iter().any(|m| m.role == ChatRole::User) {
@@ -121,15 +114,19 @@ pub fn points_back(question: &str) -> bool {
 
 /// The student's previous question in the session, when this one reads as a follow-up of it.
 pub async fn earlier_question(chat: &ChatService, turn: &Turn) -> Option<String> {
+    let earlier = earlier_messages(chat, turn).await?;
+    earlier.into_iter().find(|m| m.role == "user").map(|m| m.content)
+}
+
+/// The session's recent messages before this turn's question, newest first, when the question is a follow-up.
+async fn earlier_messages(chat: &ChatService, turn: &Turn) -> Option<Vec<store::HistoryRow>> {
     if !points_back(&turn.question.content) {
         return None;
     }
-    let earlier =
-        store::recent_before(&chat.backends.db, turn.session.org_id, turn.session.id, turn.question.id, HISTORY_ROWS)
-            .await
-            .inspect_err(|err| tracing::warn!(error = ?err, "reading history for a follow-up"))
-            .ok()?;
-    earlier.into_iter().find(|m| m.role == "user").map(|m| m.content)
+    store::recent_before(&chat.backends.db, turn.session.org_id, turn.session.id, turn.question.id, HISTORY_ROWS)
+        .await
+        .inspect_err(|err| tracing::warn!(error = ?err, "reading history for a follow-up"))
+        .ok()
 }
 
 /// Both calls' tokens, when either was counted.
