@@ -107,7 +107,7 @@ def retrieval(client, collection, questions, names):
         answers = [norm(a) for a in q["answers"]]
         rank = next((i + 1 for i, h in enumerate(hits) if names.get(h["document_id"]) == q["gold_file"]
                      and any(a in norm(h["text"]) for a in answers)), None) if answers else None
-        relevance = max((h.get("relevance") or -1 for h in hits), default=None)
+        relevance = found.get("relevance")
         # The relevance of the 50 best hits, to study how the best stands out from the rest.
         _, wide = client.call("POST", "/api/v1/search",
                               {"query": q["question"], "collection_ids": [collection], "top_k": 50})

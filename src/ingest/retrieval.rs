@@ -43,7 +43,8 @@ pub async fn search(
     let filter = VectorFilter::org(org_id).with_collections(collection_ids.iter().copied());
     let (ranked, relevance, mode) = ranked_chunks(backends, filter, query, top_k).await?;
     let results = passages_for(&backends.db, org_id, &ranked, &relevance, top_k).await?;
-    Ok(SearchResponse { results, mode })
+    let best = relevance.values().copied().reduce(f32::max);
+    Ok(SearchResponse { results, mode, relevance: best })
 }
 
 /// Each chunk's relevance: the cosine similarity of the query with the chunk or its best window, whichever is higher.

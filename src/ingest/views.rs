@@ -197,6 +197,9 @@ pub struct SearchResponse {
     pub results: Vec<SearchHit>,
     /// `hybrid`, or `sparse` when no embedding model is available.
     pub mode: &'static str,
+    /// The best `relevance` of anything in the searched collections, whether or not it made the results (the
+    /// query's nearest vector): how well the material matches the query at all. Absent in `sparse` mode.
+    pub relevance: Option<f32>,
 }
 
 /// Which part of a document to show. At most one of `page`, `slide`, `part`, `at_ms`; `chunk_id` picks the part

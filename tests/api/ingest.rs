@@ -107,9 +107,11 @@ async fn relevance_is_an_absolute_cosine_that_ranks_the_matching_sentence_first(
     let best = |found: &Value| found["results"][0]["relevance"].as_f64().unwrap();
     for found in [&on_topic, &off_topic] {
         assert_eq!(found["mode"], "hybrid");
+        let nearest = found["relevance"].as_f64().unwrap();
         for hit in found["results"].as_array().unwrap() {
             let r = hit["relevance"].as_f64().unwrap();
             assert!((-1.0..=1.0).contains(&r), "a cosine: {hit}");
+            assert!(r <= nearest, "the response's relevance is the nearest of all: {found}");
         }
     }
     assert_eq!(on_topic["results"][0]["document_id"], doc["id"]);

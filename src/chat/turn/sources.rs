@@ -82,8 +82,8 @@ enum Retrieved {
 
 /// Hybrid search over the persona's collections, gated by relevance.
 ///
-/// With an embedding model the gate is the best hit's `relevance`: the cosine similarity of the question with the
-/// best chunk or sentence window, an absolute measure (unlike the fused rank score, whose top is high in any
+/// With an embedding model the gate is the search's `relevance`: the cosine similarity of the question with the
+/// nearest chunk or sentence window in the material, an absolute measure (unlike the fused rank score, whose top is high in any
 /// collection, however unrelated, and highest in a small one). Without one, BM25 alone: any shared term passes.
 async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Result<Retrieved, ChatError> {
     // No collections must not mean "every collection of the org" (what search does with an empty list).
@@ -108,7 +108,9 @@ async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Resu
             Retrieved::NotCovered
         });
     }
-    let best = found.results.iter().filter_map(|h| h.relevance).fold(f32::MIN, f32::max);
+    // The nearest anything in the material comes, not only the returned hits: fusion may rank a keyword match
+    // above the closest meaning.
+    let best = found.relevance.unwrap_or(f32::MIN);
     Ok(if best < settings.min_relevance {
         Retrieved::NotCovered
     } else {
