@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::prompt::location;
 use crate::ingest::views::SearchHit;
 
 /// How many sentences lead the answer.
@@ -36,7 +37,7 @@ pub fn answer(question: &str, sources: &[SearchHit]) -> Vec<String> {
     }
     for (i, hit) in sources.iter().enumerate() {
         let quoted: Vec<String> = hit.text.trim().lines().map(|l| format!("> {l}")).collect();
-        pieces.push(format!("\n{}\n— {}{} [{}]\n", quoted.join("\n"), hit.document_name, place(hit), i + 1));
+        pieces.push(format!("\n{}\n— {}{} [{}]\n", quoted.join("\n"), hit.document_name, location(hit), i + 1));
     }
     pieces
 }
@@ -51,15 +52,6 @@ pub fn follow_up(earlier_question: &str, sources: &[SearchHit]) -> Vec<String> {
         earlier_question.trim()
     );
     pieces
-}
-
-fn place(hit: &SearchHit) -> String {
-    match (hit.page, hit.slide, hit.start_ms) {
-        (Some(page), _, _) => format!(", page {page}"),
-        (_, Some(slide), _) => format!(", slide {slide}"),
-        (_, _, Some(ms)) => format!(", at {}:{:02}", ms / 60_000, (ms / 1000) % 60),
-        _ => String::new(),
-    }
 }
 
 /// The sentences that answer best, as `(source index, sentence)`, best first. A sentence scores the summed rarity

@@ -56,7 +56,8 @@ pub fn system_prompt(persona: &Persona, sources: &[SearchHit], borderline: bool)
     prompt
 }
 
-fn location(hit: &SearchHit) -> String {
+/// Where in its document a hit sits, as ", page 3", ", slide 2" or ", at 1:05" (nothing for plain text).
+pub(super) fn location(hit: &SearchHit) -> String {
     match (hit.page, hit.slide, hit.start_ms) {
         (Some(page), _, _) => format!(", page {page}"),
         (_, Some(slide), _) => format!(", slide {slide}"),

@@ -50,12 +50,16 @@ async fn index_batch(
     first: usize,
     batch: &[Chunk],
 ) -> Result<(), StepError> {
+    // Window vectors only exist next to a dense model (BM25 scores the chunk as a whole).
+    let windows = match backends.embeddings {
+        Some(_) => backends.config.embeddings.windows,
+        None => WindowVectors::None,
+    };
+    let inputs = spanned(doc, batch, windows);
     let vectors = match &backends.embeddings {
-        Some(embedder) => Some(embed(embedder.as_ref(), backends.config.embeddings.windows, doc, batch).await?),
+        Some(embedder) => Some(embed(embedder.as_ref(), windows, &inputs).await?),
         None => None,
     };
-    let inputs: Vec<String> =
-        batch.iter().map(|c| passages::context(&doc.name, &c.location) + &passages::flat(&c.text)).collect();
     let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
     let payload = |chunk_id: Uuid, extra: serde_json::Map<String, serde_json::Value>| PointPayload {
         org_id: doc.org_id,
@@ -85,7 +89,7 @@ async fn index_batch(
         points.push(VectorPoint {
             id,
             dense: vectors.as_ref().map(|v| v[offset].whole.clone()),
-            sparse: Some(bm25_sparse(&inputs[offset])),
+            sparse: Some(bm25_sparse(&inputs[offset].text)),
             payload: payload(id, extra),
         });
         rows.push(NewChunk {
@@ -115,15 +119,10 @@ async fn index_batch(
     Ok(())
 }
 
-/// The batch's chunk vectors, each with its windows' vectors as `windows` asks: pooled from the chunk's pass
-/// (where the embedder can), embedded as inputs of their own, or none.
-async fn embed(
-    embedder: &dyn Embedder,
-    windows: WindowVectors,
-    doc: &document::Model,
-    batch: &[Chunk],
-) -> Result<Vec<SpannedVectors>, StepError> {
-    let inputs: Vec<SpannedText> = batch
+/// What gets embedded for each chunk: its context line and flattened text, with its windows' byte ranges unless
+/// `windows` is `None`.
+fn spanned(doc: &document::Model, batch: &[Chunk], windows: WindowVectors) -> Vec<SpannedText> {
+    batch
         .iter()
         .map(|c| {
             let context = passages::context(&doc.name, &c.location);
@@ -137,13 +136,22 @@ async fn embed(
             };
             SpannedText { context: context.len(), text: context + &flat, spans }
         })
-        .collect();
+        .collect()
+}
+
+/// The chunks' vectors, each with its windows' vectors as `windows` asks: pooled from the chunk's pass (where the
+/// embedder can), embedded as inputs of their own, or none.
+async fn embed(
+    embedder: &dyn Embedder,
+    windows: WindowVectors,
+    inputs: &[SpannedText],
+) -> Result<Vec<SpannedVectors>, StepError> {
     if windows != WindowVectors::Separate {
-        return Ok(embedder.embed_spans(&inputs).await?);
+        return Ok(embedder.embed_spans(inputs).await?);
     }
     // Each window behind the chunk's context line, as an input of its own, in the same call as the chunks.
     let mut texts: Vec<String> = inputs.iter().map(|i| i.text.clone()).collect();
-    for input in &inputs {
+    for input in inputs {
         texts.extend(
             input.spans.iter().map(|span| format!("{}{}", &input.text[..input.context], &input.text[span.clone()])),
         );
@@ -152,7 +160,7 @@ async fn embed(
     let wholes: Vec<Vec<f32>> = vectors.by_ref().take(inputs.len()).collect();
     Ok(wholes
         .into_iter()
-        .zip(&inputs)
+        .zip(inputs)
         .map(|(whole, input)| SpannedVectors {
             whole,
             spans: vectors.by_ref().take(input.spans.len()).map(Some).collect(),
