@@ -40,17 +40,24 @@ impl Mount {
 async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<Vec<Mount>> {
     let auth = auth::init(backends).context("starting the auth domain (its signing key, its trusted proxies)")?;
     let billing = billing::init();
-    let avatars = avatar::init();
+    let avatars = avatar::init(backends, auth.clone()).context("starting the avatar domain (its link signing key)")?;
     let ingest = ingest::init(backends, jobs);
-    let personas = persona::init(backends, ingest.clone(), auth.clone(), billing.clone());
-    let neighbours =
-        chat::Neighbours { auth: auth.clone(), ingest: ingest.clone(), personas: personas.clone(), avatars, billing };
+    let personas = persona::init(backends, ingest.clone(), auth.clone(), billing.clone(), avatars.clone());
+    avatars.linked_by(Arc::new(personas.clone()));
+    let neighbours = chat::Neighbours {
+        auth: auth.clone(),
+        ingest: ingest.clone(),
+        personas: personas.clone(),
+        avatars: avatars.clone(),
+        billing,
+    };
     let chat = chat::init(backends, neighbours).await;
     auth.keeps_user_data(Arc::new(chat.clone()));
     Ok(vec![
         Mount::new(auth::AuthApi::openapi(), auth, auth::configure),
         Mount::new(ingest::IngestApi::openapi(), ingest, ingest::configure),
         Mount::new(persona::PersonaApi::openapi(), personas, persona::configure),
+        Mount::new(avatar::AvatarApi::openapi(), avatars, avatar::configure),
         Mount::new(chat::ChatApi::openapi(), chat, chat::configure),
     ])
 }
@@ -79,11 +86,13 @@ impl Application {
         let (max_json, cors_origins) = (settings.server.max_json_bytes, settings.server.cors_origins.clone());
         let shared = web::Data::new(backends.clone());
         let metrics = web::Data::from(backends.metrics.clone());
+        let csp = web::Data::new(http::Csp::for_settings(&settings)?);
         let server = HttpServer::new(move || {
             let mounts = mounts.clone();
             App::new()
                 .app_data(shared.clone())
                 .app_data(metrics.clone())
+                .app_data(csp.clone())
                 .app_data(http::json_config(max_json))
                 .app_data(http::query_config())
                 .app_data(http::path_config())

@@ -31,6 +31,8 @@ pub struct Settings {
     pub chat: ChatSettings,
     pub embeddings: EmbeddingSettings,
     pub transcription: TranscriptionSettings,
+    pub avatars: AvatarSettings,
+    pub assets: AssetSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +148,27 @@ pub struct IngestSettings {
     pub max_upload_bytes: u64,
     /// Seconds between orphan sweeps (0: never).
     pub orphan_sweep_secs: u64,
+}
+
+/// What an uploaded avatar may weigh and hold; see `[avatars]` in config/default.toml.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AvatarSettings {
+    pub max_upload_bytes: u64,
+    pub max_vertices: u64,
+    pub max_textures: u64,
+    pub max_texture_px: u32,
+    pub max_animations: u64,
+    pub max_nodes: u64,
+}
+
+/// Signed links to stored files (avatars); see `[assets]` in config/default.toml.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AssetSettings {
+    /// Empty: a random key kept in `<data_dir>/secrets/assets.key`.
+    pub signing_secret: SecretString,
+    pub url_ttl_secs: u64,
+    /// Empty: links are same-origin paths; else this origin (a CDN in front of the server) is put before them.
+    pub base_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -172,6 +172,30 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no route matches this path"))
 }
 
+/// The web app's Content-Security-Policy, fixed at start from the settings: scripts, styles and frames only from
+/// this origin, always. Model files load as `blob:`/`data:` parts (a glTF's embedded textures), and from where the
+/// asset links point: this origin, a configured CDN, or (S3 storage) the bucket's presigned HTTPS URLs.
+#[derive(Debug, Clone)]
+pub struct Csp(HeaderValue);
+
+impl Csp {
+    pub fn for_settings(settings: &crate::config::Settings) -> anyhow::Result<Self> {
+        let mut sources = vec!["'self'".to_owned(), "blob:".into(), "data:".into()];
+        if let Ok(cdn) = url::Url::parse(&settings.assets.base_url) {
+            sources.push(cdn.origin().ascii_serialization());
+        }
+        if settings.storage.url.starts_with("s3://") {
+            sources.push("https:".into());
+        }
+        let sources = sources.join(" ");
+        let policy = format!(
+            "default-src 'self'; img-src {sources}; connect-src {sources}; frame-ancestors 'none'; \
+             base-uri 'self'; object-src 'none'; form-action 'self'"
+        );
+        Ok(Self(HeaderValue::from_str(&policy).map_err(|_| anyhow::anyhow!("assets.base_url: not a usable origin"))?))
+    }
+}
+
 /// Browser hardening on every response. The docs UI alone may use inline styles (Swagger UI sets them).
 pub async fn security_headers(
     req: ServiceRequest,
@@ -179,15 +203,20 @@ pub async fn security_headers(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     use actix_web::http::header;
     let docs = req.path().starts_with("/api/docs");
+    let app = req.app_data::<web::Data<Csp>>().map(|csp| csp.0.clone());
     let mut res = next.call(req).await?;
-    let csp = if docs {
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; \
-         base-uri 'self'; object-src 'none'"
-    } else {
-        "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action 'self'"
+    let csp = match app {
+        _ if docs => HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; \
+             base-uri 'self'; object-src 'none'",
+        ),
+        Some(csp) => csp,
+        None => HeaderValue::from_static(
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action 'self'",
+        ),
     };
     let headers = res.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -287,6 +316,13 @@ pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> std::net::IpAdd
         }
     }
     client
+}
+
+/// A client's file name as a label: printable, short, never a path (`fallback` when nothing is left).
+pub fn file_label(raw: &str, fallback: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(250).collect();
+    if cleaned.trim().is_empty() { fallback.into() } else { cleaned.trim().to_owned() }
 }
 
 #[cfg(test)]

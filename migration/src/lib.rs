@@ -8,6 +8,7 @@ mod m20261124_000003_knowledge;
 mod m20261124_000004_personas;
 mod m20261124_000005_chat;
 mod m20261128_000006_session_titles;
+mod m20261128_000007_avatars;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_personas::Migration),
             Box::new(m20261124_000005_chat::Migration),
             Box::new(m20261128_000006_session_titles::Migration),
+            Box::new(m20261128_000007_avatars::Migration),
         ]
     }
 }

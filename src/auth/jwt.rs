@@ -2,17 +2,14 @@
 //! once and kept in `<data_dir>/secrets/jwt.key` (mode 0600): restarts keep sessions valid, and no two
 //! installs ever share a built-in default.
 
-use std::io::Write;
-use std::path::Path;
-
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::views::Role;
 use crate::config::{Settings, secret_opt};
+use crate::platform::signing;
 
 /// What an access token says. Short-lived (15 min by default), so it is trusted without a database read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,7 +38,7 @@ impl JwtKeys {
     pub fn load(settings: &Settings) -> anyhow::Result<Self> {
         let secret = match secret_opt(&settings.auth.jwt_secret) {
             Some(secret) => secret.as_bytes().to_vec(),
-            None => load_or_create_key(&settings.server.data_dir.join("secrets").join("jwt.key"))?,
+            None => signing::load_or_create_key(&settings.server.data_dir.join("secrets").join("jwt.key"))?,
         };
         anyhow::ensure!(secret.len() >= 32, "auth.jwt_secret must be at least 32 bytes");
         let mut validation = Validation::new(Algorithm::HS256);
@@ -69,31 +66,6 @@ impl JwtKeys {
 
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims)
-    }
-}
-
-fn load_or_create_key(path: &Path) -> anyhow::Result<Vec<u8>> {
-    if let Ok(existing) = std::fs::read(path) {
-        anyhow::ensure!(existing.len() >= 32, "{} is too short to be a signing key", path.display());
-        return Ok(existing);
-    }
-    let dir = path.parent().context("key path has no parent")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut key = vec![0u8; 64];
-    rand::rng().fill_bytes(&mut key);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(&key).and_then(|()| file.sync_all()).context("writing the JWT key")?;
-            tracing::info!(path = %path.display(), "generated a new JWT signing key");
-            Ok(key)
-        }
-        // Another process sharing the data dir created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(std::fs::read(path)?),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("creating {}", path.display()))),
     }
 }
 

@@ -8,35 +8,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Cue {
-    Greet,
-    Think,
-    Explain,
-    Encourage,
-    Celebrate,
-    Idle,
-}
-
-impl Cue {
-    pub const ALL: [Cue; 6] = [Cue::Greet, Cue::Think, Cue::Explain, Cue::Encourage, Cue::Celebrate, Cue::Idle];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Greet => "greet",
-            Self::Think => "think",
-            Self::Explain => "explain",
-            Self::Encourage => "encourage",
-            Self::Celebrate => "celebrate",
-            Self::Idle => "idle",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-}
+pub use crate::avatar::Cue;
 
 /// A cue at a character offset of the visible answer text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

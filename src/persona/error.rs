@@ -16,6 +16,8 @@ pub enum PersonaError {
     OutOfRange { field: &'static str, allowed: &'static str },
     #[error("collection_ids names collections this organisation does not have: {}", list(.0))]
     UnknownCollections(Vec<Uuid>),
+    #[error("avatar_id {0} is not an avatar of this organisation")]
+    UnknownAvatar(Uuid),
     #[error(transparent)]
     Quota(#[from] crate::billing::BillingError),
     #[error(transparent)]
@@ -40,6 +42,7 @@ impl PersonaError {
             Self::TooLong { .. } => "field_too_long",
             Self::OutOfRange { .. } => "out_of_range",
             Self::UnknownCollections(_) => "unknown_collection",
+            Self::UnknownAvatar(_) => "unknown_avatar",
             Self::Quota(err) => return err.api(),
             Self::Unexpected(cause) => return ApiError::internal(cause),
         };

@@ -16,6 +16,7 @@ pub use service::{Persona, PersonaService};
 pub use views::TeachingMode;
 
 use crate::auth::AuthService;
+use crate::avatar::AvatarService;
 use crate::billing::BillingService;
 use crate::ingest::IngestService;
 use crate::platform::Backends;
@@ -31,8 +32,14 @@ use crate::platform::Backends;
 )]
 pub struct PersonaApi;
 
-pub fn init(backends: &Backends, ingest: IngestService, auth: AuthService, billing: BillingService) -> PersonaService {
-    PersonaService::new(backends, ingest, auth, billing)
+pub fn init(
+    backends: &Backends,
+    ingest: IngestService,
+    auth: AuthService,
+    billing: BillingService,
+    avatars: AvatarService,
+) -> PersonaService {
+    PersonaService::new(backends, ingest, auth, billing, avatars)
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, service: &PersonaService) {

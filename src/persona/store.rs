@@ -133,3 +133,30 @@ pub async fn names(db: &impl ConnectionTrait, org_id: Uuid, ids: &[Uuid]) -> Res
         .await?;
     Ok(rows.into_iter().map(|p| (p.id, p.name)).collect())
 }
+
+/// The names of the org's personas that show `avatar_id`.
+pub async fn names_using_avatar(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    avatar_id: Uuid,
+) -> Result<Vec<String>, DbErr> {
+    let rows = persona::Entity::find()
+        .filter(persona::Column::OrgId.eq(org_id))
+        .filter(persona::Column::AvatarId.eq(avatar_id))
+        .order_by_asc(persona::Column::Name)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|p| p.name).collect())
+}
+
+/// The org's personas that show `avatar_id` show none.
+pub async fn unlink_avatar(db: &impl ConnectionTrait, org_id: Uuid, avatar_id: Uuid) -> Result<(), DbErr> {
+    persona::Entity::update_many()
+        .col_expr(persona::Column::AvatarId, sea_orm::sea_query::Expr::value(Option::<Uuid>::None))
+        .col_expr(persona::Column::UpdatedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+        .filter(persona::Column::OrgId.eq(org_id))
+        .filter(persona::Column::AvatarId.eq(avatar_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

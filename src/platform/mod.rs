@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod pubsub;
 pub mod ratelimit;
 pub mod redis;
+pub mod signing;
 pub mod storage;
 pub mod telemetry;
 pub mod tls;

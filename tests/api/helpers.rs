@@ -276,7 +276,11 @@ pub async fn seed_org(app: &TestApp, admin: &TestUser) -> std::collections::Hash
         .json()
         .await
         .expect("invitation");
+    let avatars: serde_json::Value =
+        app.get_as("/api/v1/avatars", &admin.access_token).await.json().await.expect("avatars");
+    let avatar_id = avatars["items"][0]["id"].as_str().unwrap_or_else(|| panic!("the sample avatar: {avatars}"));
     std::collections::HashMap::from([
+        ("avatars", avatar_id.to_owned()),
         ("users", teacher.id),
         ("invitations", invitation["id"].as_str().unwrap_or_else(|| panic!("invitation: {invitation}")).to_owned()),
         ("personas", persona_id),

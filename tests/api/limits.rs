@@ -54,6 +54,14 @@ async fn every_response_carries_security_headers() {
         assert_eq!(headers["referrer-policy"], "strict-origin-when-cross-origin");
         assert_eq!(headers["x-frame-options"], "DENY");
     }
+    // The app may load model files (and their embedded textures) from its own links only.
+    let csp = app.get("/").await.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("connect-src 'self' blob: data:;") && !csp.contains("script-src"), "{csp}");
+
+    // With a CDN in front of the asset links, its origin joins them, and nothing else does.
+    let cdn = spawn_app_with(|s| s.assets.base_url = "https://cdn.example.org/".into()).await;
+    let csp = cdn.get("/").await.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("connect-src 'self' blob: data: https://cdn.example.org;"), "{csp}");
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod avatars;
+mod avatars_hostile;
 mod browser;
 mod chat;
 mod chat_gate;

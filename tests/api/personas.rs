@@ -32,7 +32,7 @@ async fn teachers_create_read_update_and_delete_personas() {
     let teacher = app.invite(&admin, "teacher").await;
     let biology = create_collection(&app, &teacher, "Biology").await;
     let chemistry = create_collection(&app, &teacher, "Chemistry").await;
-    let avatar = uuid::Uuid::new_v4().to_string();
+    let avatar = crate::avatars::sample_avatar(&app, &teacher).await;
 
     let created = create_ok(
         &app,

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, RequireRole, Staff};
 use crate::error::ErrorBody;
+use crate::http::file_label;
 use crate::ingest::error::IngestError;
 use crate::ingest::service::{IngestService, TempFile, Upload};
 use crate::ingest::views::{ContentQuery, DocumentContent, DocumentEvent, DocumentSse, DocumentView, UploadForm};
@@ -56,16 +57,11 @@ async fn receive(mut multipart: Multipart, dir: PathBuf, limit: u64) -> Result<U
     saved.ok_or_else(|| IngestError::Invalid("the multipart field `file` is missing".into()))
 }
 
-/// Client file names are labels only: keep them printable and short, never a path.
-fn clean_name(raw: &str) -> String {
-    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(250).collect();
-    if cleaned.trim().is_empty() { "upload".into() } else { cleaned.trim().to_owned() }
-}
-
 async fn save_field(field: actix_multipart::Field, dir: &Path, limit: u64) -> Result<Upload, IngestError> {
-    let name =
-        field.content_disposition().and_then(|cd| cd.get_filename().map(clean_name)).unwrap_or_else(|| "upload".into());
+    let name = field
+        .content_disposition()
+        .and_then(|cd| cd.get_filename().map(|n| file_label(n, "upload")))
+        .unwrap_or_else(|| "upload".into());
     let content_type = field.content_type().map(ToString::to_string);
     tokio::fs::create_dir_all(dir).await.map_err(anyhow::Error::from)?;
     let temp = TempFile(dir.join(format!("upload-{}", Uuid::new_v4().simple())));

@@ -17,6 +17,7 @@ use super::error::PersonaError;
 use super::store;
 use super::views::{CreatePersona, PersonaView, TeachingMode, UpdatePersona};
 use crate::auth::{Audit, AuthService, AuthUser, ClientIp, Role};
+use crate::avatar::{AvatarLinks, AvatarService};
 use crate::billing::{BillingService, Quota};
 use crate::ingest::IngestService;
 use crate::pagination::{Page, PageQuery};
@@ -35,8 +36,7 @@ pub struct Persona {
     pub greeting: String,
     /// In the teacher's order. A deleted collection drops out of every list by itself (a cascading key).
     pub collection_ids: Vec<Uuid>,
-    /// Not checked against any table yet: the avatar issue adds avatars, and then validates this id against the
-    /// org's avatars (and lets a deleted avatar clear it).
+    /// One of the org's avatars (checked on every write; deleting it unlinks it, see [`AvatarLinks`]).
     pub avatar_id: Option<Uuid>,
     /// `None`: the configured default model.
     pub model: Option<String>,
@@ -81,11 +81,18 @@ pub struct PersonaService {
     ingest: IngestService,
     auth: AuthService,
     billing: BillingService,
+    avatars: AvatarService,
 }
 
 impl PersonaService {
-    pub fn new(backends: &Backends, ingest: IngestService, auth: AuthService, billing: BillingService) -> Self {
-        Self { backends: backends.clone(), ingest, auth, billing }
+    pub fn new(
+        backends: &Backends,
+        ingest: IngestService,
+        auth: AuthService,
+        billing: BillingService,
+        avatars: AvatarService,
+    ) -> Self {
+        Self { backends: backends.clone(), ingest, auth, billing, avatars }
     }
 
     /// A persona of `org_id`. Another org's id is simply not found.
@@ -128,9 +135,18 @@ impl PersonaService {
         if missing.is_empty() { Ok(()) } else { Err(PersonaError::UnknownCollections(missing)) }
     }
 
+    /// An avatar must be the caller's org's: asked of the avatar domain.
+    async fn check_avatar(&self, org_id: Uuid, avatar_id: Option<Uuid>) -> Result<(), PersonaError> {
+        match avatar_id {
+            Some(id) if !self.avatars.exists(org_id, id).await? => Err(PersonaError::UnknownAvatar(id)),
+            _ => Ok(()),
+        }
+    }
+
     pub async fn create(&self, caller: &AuthUser, body: CreatePersona) -> Result<PersonaView, PersonaError> {
         let fields = Fields::from_create(body)?;
         self.check_collections(caller.org_id, &fields.collection_ids).await?;
+        self.check_avatar(caller.org_id, fields.avatar_id).await?;
         self.billing.check(caller.org_id, Quota::Personas).await?;
         let id = Uuid::now_v7();
         let txn = self.backends.db.begin().await?;
@@ -145,6 +161,9 @@ impl PersonaService {
         let current = self.find(caller.org_id, id).await?;
         let fields = Fields::from_update(&current, body)?;
         self.check_collections(current.org_id, &fields.collection_ids).await?;
+        if fields.avatar_id != current.avatar_id {
+            self.check_avatar(current.org_id, fields.avatar_id).await?;
+        }
         let changed = fields.collection_ids != current.collection_ids;
         let txn = self.backends.db.begin().await?;
         store::update_persona(&txn, current.org_id, current.id, &fields, changed).await?;
@@ -160,5 +179,17 @@ impl PersonaService {
         let details = serde_json::json!({ "name": row.name });
         self.auth.audit(Audit::by(caller, ip, "persona.deleted").target("persona", id).details(details)).await;
         Ok(())
+    }
+}
+
+/// Tutors show avatars: deleting one asks which tutors use it, and unlinks them when forced.
+#[async_trait::async_trait]
+impl AvatarLinks for PersonaService {
+    async fn linked_to(&self, org_id: Uuid, avatar_id: Uuid) -> anyhow::Result<Vec<String>> {
+        Ok(store::names_using_avatar(&self.backends.db, org_id, avatar_id).await?)
+    }
+
+    async fn unlink(&self, org_id: Uuid, avatar_id: Uuid) -> anyhow::Result<()> {
+        Ok(store::unlink_avatar(&self.backends.db, org_id, avatar_id).await?)
     }
 }
