@@ -2,9 +2,9 @@
 # Vendors the web app's libraries from the npm registry into static/vendor/, pinned, checked and recorded.
 #
 #   scripts/vendor-web.sh          fetch each pinned package (npm pack), check the tarball against the registry's
-#                                  integrity (sha512), copy the browser files, rewrite bare imports to relative
-#                                  ones (no import map: the CSP allows no inline script), record everything in
-#                                  static/vendor/VERSIONS.json
+#                                  integrity (sha512), copy the browser files, rewrite bare and nested imports
+#                                  to flat relative ones (no import map: the CSP allows no inline script; every
+#                                  file sits in one folder), record everything in static/vendor/VERSIONS.json
 #   scripts/vendor-web.sh --check  offline: every vendored file still has the sha256 VERSIONS.json records
 #
 # The app has no build step: these files are served as they are, from inside the binary.
@@ -20,7 +20,23 @@ packages=(
   "htm@3.1.1 dist/htm.module.js htm.mjs"
   "marked@18.2.1 lib/marked.esm.js marked.mjs"
   "dompurify@3.4.18 dist/purify.es.mjs purify.mjs"
+  # three.js, loaded only when a tutor has a 3D avatar (a dynamic import, so no other page pays for it).
+  "three@0.187.0 build/three.core.js three.core.js"
+  "three@0.187.0 build/three.module.js three.module.js"
+  "three@0.187.0 examples/jsm/loaders/GLTFLoader.js GLTFLoader.js"
+  "three@0.187.0 examples/jsm/utils/BufferGeometryUtils.js BufferGeometryUtils.js"
+  "three@0.187.0 examples/jsm/utils/SkeletonUtils.js SkeletonUtils.js"
 )
+
+# Bare specifiers become the vendored file names; the addons' `../utils/X.js` become siblings. Both quote styles,
+# with or without a space (the minified builds drop it). Checked below: no import may be left that does not resolve.
+rewrite() {
+  sed -E \
+    -e "s#from( ?)([\"'])preact\\2#from\\1\\2./preact.mjs\\2#g" \
+    -e "s#from( ?)([\"'])three\\2#from\\1\\2./three.module.js\\2#g" \
+    -e "s#from( ?)([\"'])\\.\\./(utils|loaders)/([A-Za-z]+\\.js)\\2#from\\1\\2./\\4\\2#g" \
+    "$1"
+}
 
 if [ "${1:-}" = "--check" ]; then
   python3 - "$manifest" "$out" <<'PY'
@@ -48,19 +64,33 @@ for entry in "${packages[@]}"; do
     expected="$(npm view "$spec" dist.integrity)"
     actual="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
     [ "$expected" = "$actual" ] || { echo "$spec: integrity $actual, registry says $expected" >&2; exit 1; }
+    echo "$expected" >"$work/${spec//[@\/]/_}.integrity"
     mkdir -p "$work/${spec//[@\/]/_}"
     tar -xzf "$tarball" -C "$work/${spec//[@\/]/_}"
   fi
   src="$work/${spec//[@\/]/_}/package/$path"
-  # Bare specifiers become the vendored file names.
-  sed -e 's#from"preact"#from"./preact.mjs"#g; s#from "preact"#from "./preact.mjs"#g' "$src" >"$out/$name"
-  python3 - "$spec" "$(npm view "$spec" dist.integrity)" "$path" "$name" "$out/$name" >>"$records" <<'PY'
+  rewrite "$src" >"$out/$name"
+  python3 - "$spec" "$(cat "$work/${spec//[@\/]/_}.integrity")" "$path" "$name" "$out/$name" >>"$records" <<'PY'
 import hashlib, json, sys
 spec, integrity, path, name, file = sys.argv[1:]
 print(json.dumps({"package": spec, "integrity": integrity, "from": path, "file": name,
                   "sha256": hashlib.sha256(open(file, "rb").read()).hexdigest()}))
 PY
 done
+# Every static import of a vendored file must name a sibling that exists: a missed rewrite fails here, not in a
+# browser.
+python3 - "$out" <<'PY'
+import pathlib, re, sys
+out = pathlib.Path(sys.argv[1])
+# Statements, not mentions: an import starts its line (or closes a multi-line `{ … } from`); doc comments that
+# quote an import start with `*` and are left alone.
+statement = re.compile(r"""^\s*(?:(?:import|export|\})[^'"\n]*?\bfrom\s*|import\s*)["']([^"']+)["']""", re.M)
+bad = [f"{f.name}: {spec}" for f in sorted(out.iterdir()) if f.suffix in (".js", ".mjs")
+       for spec in statement.findall(f.read_text())
+       if not (spec.startswith("./") and "/" not in spec[2:] and (out / spec[2:]).is_file())]
+if bad:
+    sys.exit("imports that do not resolve inside static/vendor: " + ", ".join(bad))
+PY
 python3 - "$records" "$manifest" <<'PY'
 import json, sys
 packages = {}

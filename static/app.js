@@ -11,6 +11,7 @@ import { SignIn, Register, AcceptInvitation } from "./pages/auth.js";
 import { Collections, Collection } from "./pages/collections.js";
 import { DocumentViewer } from "./pages/viewer.js";
 import { Personas, PersonaEditor } from "./pages/personas.js";
+import { Avatars } from "./pages/avatars.js";
 import { Tutors, Chat, MySessions } from "./pages/chat.js";
 import { StudentSessions, Transcript } from "./pages/sessions.js";
 import { Users, Invitations, ApiKeys, Audit, System } from "./pages/admin.js";
@@ -34,6 +35,7 @@ const ROUTES = [
   ["/collections/:id", Collection, "teacher"],
   ["/personas", Personas, "teacher"],
   ["/personas/:id", PersonaEditor, "teacher"],
+  ["/avatars", Avatars, "teacher"],
   ["/students", StudentSessions, "teacher"],
   ["/admin/users", Users, "admin"],
   ["/admin/invitations", Invitations, "teacher"],
@@ -61,6 +63,7 @@ function Nav({ me }) {
     role === "student" && ["/my-sessions", t("nav.my_sessions")],
     atLeast(role, "teacher") && ["/collections", t("nav.collections")],
     atLeast(role, "teacher") && ["/personas", t("nav.personas")],
+    atLeast(role, "teacher") && ["/avatars", t("nav.avatars")],
     atLeast(role, "teacher") && ["/students", t("nav.students")],
     atLeast(role, "teacher") && ["/admin/invitations", t("nav.invitations")],
     atLeast(role, "admin") && ["/admin/users", t("nav.users")],

@@ -50,7 +50,8 @@ pub enum LinkError {
 /// Signs `(key, expires)` pairs. The expiry is inside the MAC, so extending a link breaks its signature.
 #[derive(Clone)]
 pub struct LinkSigner {
-    secret: Vec<u8>,
+    /// Keyed once; each signature starts from a clone.
+    keyed: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for LinkSigner {
@@ -62,11 +63,12 @@ impl std::fmt::Debug for LinkSigner {
 impl LinkSigner {
     pub fn new(secret: Vec<u8>) -> anyhow::Result<Self> {
         anyhow::ensure!(secret.len() >= 32, "a link signing secret must be at least 32 bytes");
-        Ok(Self { secret })
+        let keyed = Hmac::<Sha256>::new_from_slice(&secret).map_err(|_| anyhow::anyhow!("unusable signing key"))?;
+        Ok(Self { keyed })
     }
 
     fn mac(&self, key: &str, expires: i64) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes a key of any length");
+        let mut mac = self.keyed.clone();
         // A separator that cannot occur in a key, so ("a", 12) and ("a1", 2) never sign the same bytes.
         mac.update(key.as_bytes());
         mac.update(b"\n");

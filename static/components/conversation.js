@@ -1,12 +1,15 @@
 // A conversation with a tutor over the page's socket: answers stream in as sanitized Markdown with numbered
 // citations; the student may stop an answer; a dropped connection resumes from the last message seen, and a
-// question that had not reached the server is sent again, so nothing typed is lost.
+// question that had not reached the server is sent again, so nothing typed is lost. The tutor's figure acts out the
+// answer's cues and, with Read aloud on, speaks it (lib/avatar-stage.js).
 import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { errorMessage, t } from "../lib/i18n.js";
 import { renderMarkdown } from "../lib/markdown.js";
 import { useSession } from "../lib/session.js";
 import { ErrorNotice, Notice } from "./ui.js";
 import { CitationChips, CitationViewer } from "./citations.js";
+import { ReadAloudToggle, TutorAvatar } from "./avatar.js";
+import { AvatarStage } from "../lib/avatar-stage.js";
 
 let sequence = 0;
 const newClientId = () => `c-${Date.now().toString(36)}-${(sequence += 1)}`;
@@ -46,15 +49,8 @@ export function MessageItem({ message, speaker, onCite }) {
   </li>`;
 }
 
-/** The persona's face for now; the 3D avatar takes this place, driven by the same cues. */
-function AvatarStage({ persona, cue }) {
-  const initials = (persona ? persona.name : "?").split(/\s+/).map((w) => w[0]).join("").slice(0, 2);
-  return html`<aside class="avatar-stage" data-cue=${cue} aria-hidden="true">
-    <div class="portrait">${initials.toUpperCase()}</div>
-  </aside>`;
-}
-
-export function Conversation({ personaId, sessionId, persona, onSession }) {
+/** `figure={false}` leaves the tutor's figure out (the persona editor previews it on its own). */
+export function Conversation({ personaId, sessionId, persona, onSession, figure = true }) {
   const { socket, me } = useSession();
   const [, render] = useState(0);
   const refresh = () => render((n) => n + 1);
@@ -69,6 +65,9 @@ export function Conversation({ personaId, sessionId, persona, onSession }) {
   const [viewing, setViewing] = useState(null);
   const list = useRef(null);
   const lastTyping = useRef(0);
+  const stageRef = useRef(null);
+  if (!stageRef.current) stageRef.current = new AvatarStage();
+  const stage = stageRef.current;
 
   const sendPending = (message) => {
     message.sent = socket.send(
@@ -92,6 +91,7 @@ export function Conversation({ personaId, sessionId, persona, onSession }) {
     const session = frame.session;
     if (st.session ? session.id !== st.session.id : !(st.askedNew && session.persona_id === personaId) && session.id !== sessionId) return;
     const first = !st.session;
+    const fresh = first && st.askedNew; // a conversation this page started, not one reopened
     st.session = session;
     st.askedNew = false;
     const known = new Map(st.messages.filter((m) => m.id).map((m) => [m.id, m]));
@@ -109,6 +109,11 @@ export function Conversation({ personaId, sessionId, persona, onSession }) {
       }
     }
     if (first && onSession) onSession(session.id);
+    // A new conversation opens with the greeting's own cues (its wave): stored with it, never streamed.
+    const greeting = fresh && frame.history.length === 1 && frame.history[0];
+    if (greeting && greeting.role === "assistant") {
+      for (const c of greeting.cues || []) stage.cue({ ...c, message_id: greeting.id, clip: null }, greeting.content);
+    }
     refresh();
   };
 
@@ -134,6 +139,7 @@ export function Conversation({ personaId, sessionId, persona, onSession }) {
           const message = target(frame.message_id);
           if (!message) return;
           message.content += frame.text;
+          stage.text(frame.message_id, message.content);
           break;
         }
         case "answer.citation": {
@@ -144,13 +150,18 @@ export function Conversation({ personaId, sessionId, persona, onSession }) {
             .sort((a, b) => a.index - b.index);
           break;
         }
-        case "avatar.cue":
-          if (target(frame.message_id)) setCue(frame.cue);
+        case "avatar.cue": {
+          const message = target(frame.message_id);
+          if (!message) return;
+          setCue(frame.cue);
+          stage.cue(frame, message.content);
           return;
+        }
         case "answer.done": {
           const message = target(frame.message_id);
           if (!message) return;
           message.status = frame.status;
+          stage.done(frame.message_id, message.content, frame.status);
           if (st.answerId === frame.message_id) st.answerId = null;
           socket.seen(st.session.id, frame.message_id);
           setAnnounce(t("chat.answered", { text: message.content.slice(0, 500) }));
@@ -168,6 +179,7 @@ export function Conversation({ personaId, sessionId, persona, onSession }) {
             const message = target(frame.message_id);
             if (message) Object.assign(message, { status: "failed", error_code: frame.code });
             st.answerId = null;
+            stage.stop();
           } else {
             // A question the server refused (a turn in progress, a limit): say so on the question itself.
             const refused = st.messages.find((m) => m.pending && m.sent);
@@ -183,10 +195,13 @@ export function Conversation({ personaId, sessionId, persona, onSession }) {
       }
       refresh();
     });
+    // The socket may have opened between this component's first render and now: its status then, not a stale one.
+    setStatus(socket.status);
     st.askedNew = !sessionId;
     socket.openSession({ sessionId, personaId });
     return () => {
       stop();
+      stage.stop();
       if (st.session) socket.forget(st.session.id);
     };
   }, [socket, sessionId, personaId]);
@@ -205,6 +220,7 @@ export function Conversation({ personaId, sessionId, persona, onSession }) {
     const message = { clientId: newClientId(), role: "user", content, pending: true, sent: false };
     st.messages.push(message);
     sendPending(message);
+    stage.stop(); // the last answer's voice stops for the new question
     setDraft("");
     setError(null);
     refresh();
@@ -219,11 +235,14 @@ export function Conversation({ personaId, sessionId, persona, onSession }) {
       socket.send({ type: "typing", session_id: st.session.id }, { queue: false });
     }
   };
-  const stopAnswer = () => socket.send({ type: "message.cancel", session_id: st.session.id }, { queue: false });
+  const stopAnswer = () => {
+    stage.stop();
+    socket.send({ type: "message.cancel", session_id: st.session.id }, { queue: false });
+  };
   const tutor = persona ? persona.name : t("chat.tutor");
 
-  return html`<div class="conversation">
-    <${AvatarStage} persona=${persona} cue=${cue} />
+  return html`<div class=${`conversation ${figure ? "" : "no-figure"}`}>
+    ${figure && html`<${TutorAvatar} persona=${persona} stage=${stage} cue=${cue} />`}
     <div class="chat-main">
       ${status !== "open" && html`<${Notice} kind="warning"><p>${t(`chat.socket_${status}`)}</p><//>`}
       <ol class="messages" ref=${list} aria-label=${t("chat.conversation")} tabindex="0">
@@ -246,7 +265,10 @@ export function Conversation({ personaId, sessionId, persona, onSession }) {
           ? html`<button type="button" class="danger" onClick=${stopAnswer}>${t("chat.stop")}</button>`
           : html`<button type="submit" class="primary" disabled=${!st.session || !draft.trim()}>${t("chat.send")}</button>`}
       </form>
-      <p class="muted small">${t("chat.hint")}</p>
+      <div class="chat-foot">
+        <p class="muted small">${t("chat.hint")}</p>
+        <${ReadAloudToggle} stage=${stage} />
+      </div>
     </div>
     <${CitationViewer} citation=${viewing} onClose=${() => setViewing(null)} />
   </div>`;

@@ -142,21 +142,34 @@ export async function signOut() {
   }
 }
 
+/** Sends a multipart form with progress: `onProgress(fraction)` as bytes leave the browser. */
+function sendForm(path, form, expected, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${BASE}${path}`);
+    if (state.token) xhr.setRequestHeader("authorization", `Bearer ${state.token}`);
+    xhr.responseType = "json";
+    xhr.upload.onprogress = (event) => event.lengthComputable && onProgress(event.loaded / event.total);
+    xhr.onload = () => (xhr.status === expected ? resolve(xhr.response) : reject(new ApiError(xhr.status, xhr.response)));
+    xhr.onerror = () => reject(new ApiError(0, { error: { code: "network", message: "the upload broke off" } }));
+    xhr.send(form);
+  });
+}
+
 /**
  * Uploads one file with progress: `onProgress(fraction)` as bytes leave the browser. Resolves to the queued
  * document, rejects with an ApiError.
  */
 export function upload(collectionId, file, onProgress) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", `${BASE}/collections/${collectionId}/documents`);
-    if (state.token) xhr.setRequestHeader("authorization", `Bearer ${state.token}`);
-    xhr.responseType = "json";
-    xhr.upload.onprogress = (event) => event.lengthComputable && onProgress(event.loaded / event.total);
-    xhr.onload = () => (xhr.status === 202 ? resolve(xhr.response) : reject(new ApiError(xhr.status, xhr.response)));
-    xhr.onerror = () => reject(new ApiError(0, { error: { code: "network", message: "the upload broke off" } }));
-    const form = new FormData();
-    form.append("file", file, file.name);
-    xhr.send(form);
-  });
+  const form = new FormData();
+  form.append("file", file, file.name);
+  return sendForm(`/collections/${collectionId}/documents`, form, 202, onProgress);
+}
+
+/** Uploads an avatar model (`name` optional) with progress. Resolves to the stored avatar. */
+export function uploadAvatar(file, name, onProgress) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  if (name) form.append("name", name);
+  return sendForm("/avatars", form, 201, onProgress);
 }

@@ -1,15 +1,16 @@
 // Tutor personas: the list, and the editor (tone, teaching mode, instructions, greeting, the collections it draws
-// on, model settings) with a "try it" conversation beside it that always runs the saved persona.
+// on, its 3D avatar, model settings) with a "try it" conversation beside it that always runs the saved persona.
 import { html, useState } from "../lib/html.js";
 import * as api from "../lib/api.js";
 import { t } from "../lib/i18n.js";
 import { navigate } from "../lib/router.js";
 import { Conversation } from "../components/conversation.js";
+import { AvatarError, AvatarPreview } from "../components/avatar-preview.js";
 import { Confirm, ErrorNotice, Field, Loading, Notice, Select, useLoad } from "../components/ui.js";
 
 const BLANK = {
   name: "", description: "", tone: "", teaching_mode: "direct", instructions: "", greeting: "",
-  collection_ids: [], model: "", temperature: 0.7, max_tokens: 1024,
+  collection_ids: [], model: "", temperature: 0.7, max_tokens: 1024, avatar_id: "",
 };
 
 export function Personas() {
@@ -38,7 +39,10 @@ export function Personas() {
 }
 
 function toForm(persona) {
-  return { ...BLANK, ...persona, model: persona.model || "", instructions: persona.instructions || "" };
+  return {
+    ...BLANK, ...persona, model: persona.model || "", instructions: persona.instructions || "",
+    avatar_id: persona.avatar_id || "",
+  };
 }
 
 function toBody(form) {
@@ -47,6 +51,7 @@ function toBody(form) {
     instructions: form.instructions, greeting: form.greeting, collection_ids: form.collection_ids,
     model: form.model.trim() ? form.model.trim() : null,
     temperature: Number(form.temperature), max_tokens: Number(form.max_tokens),
+    avatar_id: form.avatar_id || null,
   };
 }
 
@@ -131,6 +136,7 @@ function Editor({ creating, initial, collections, saved, onSaved }) {
             </label>`,
           )}
         </fieldset>
+        <${AvatarPicker} value=${form.avatar_id} onChange=${set("avatar_id")} />
         <details>
           <summary>${t("personas.model_settings")}</summary>
           <${Field} label=${t("personas.model")} value=${form.model} onInput=${set("model")} maxlength="200"
@@ -152,11 +158,33 @@ function Editor({ creating, initial, collections, saved, onSaved }) {
         <h2>${t("personas.try_it")}</h2>
         ${creating
           ? html`<p class="muted">${t("personas.try_after_save")}</p>`
-          : html`<${Conversation} key=${trial} personaId=${saved.id} persona=${saved} />`}
+          : html`<${Conversation} key=${trial} personaId=${saved.id} persona=${saved} figure=${false} />`}
       </div>
     </div>
     <${Confirm} open=${confirm} title=${t("personas.delete_title", { name: form.name })}
       body=${t("personas.delete_body")} confirmLabel=${t("common.delete")} danger onCancel=${() => setConfirm(false)}
       onConfirm=${remove} />
   </section>`;
+}
+
+/** The tutor's 3D figure: none, or one of the organisation's avatars, previewed with its clips. */
+function AvatarPicker({ value, onChange }) {
+  const avatars = useLoad(() => api.get("/avatars?per_page=100"), []);
+  // A fresh view of the chosen one: its signed link is short-lived.
+  const chosen = useLoad(() => (value ? api.get(`/avatars/${value}`) : Promise.resolve(null)), [value]);
+  const items = avatars.data ? avatars.data.items : [];
+  const options = [
+    { value: "", label: t("personas.no_avatar") },
+    ...items.map((a) => ({ value: a.id, label: a.sample ? t("personas.avatar_sample", { name: a.name }) : a.name })),
+  ];
+  return html`<fieldset class="avatar-picker">
+    <legend>${t("personas.avatar")}</legend>
+    <${AvatarError} error=${avatars.error} />
+    <${Select} label=${t("personas.avatar_choose")} value=${value} onChange=${onChange} options=${options} />
+    <p class="muted small">${t("personas.avatar_hint")} <a href="/avatars">${t("personas.avatars_link")}</a></p>
+    ${chosen.error && html`<${AvatarError} error=${chosen.error} />`}
+    ${value && chosen.data && chosen.data.id === value && html`
+      <${AvatarPreview} key=${value} avatar=${chosen.data} small />
+      <p><a href=${`/avatars?avatar=${value}`}>${t("personas.edit_mapping", { name: chosen.data.name })}</a></p>`}
+  </fieldset>`;
 }

@@ -8,15 +8,19 @@ use std::time::Duration;
 use crate::chat::spawn_with_llm;
 use crate::fake_llm::{FakeLlm, Script};
 
-/// An answer in many small pieces: the first cites the first source, the rest give the page time to stop it.
+/// An answer in many small pieces: the first cites the first source, the rest give the page time to stop it. Its
+/// avatar cue tags (one split over two pieces, as a model may send it) become `avatar.cue` frames the tutor's 3D
+/// figure acts out, in order: think, explain, celebrate.
 fn answer() -> Script {
     let mut deltas = vec![
-        "When an exception is not handled, Python stops the program ".to_owned(),
-        "and prints a **traceback** [1].".to_owned(),
+        "[cue:think]When an exception is not handled, Python stops the program ".to_owned(),
+        "and prints a **traceback** [1]. [cue:exp".to_owned(),
+        "lain]".to_owned(),
         // What a model could be tricked into writing: the page must render it inert.
         " <script>window.__injected = 1</script><a href=\"javascript:window.__injected = 2\">details</a>".to_owned(),
     ];
     deltas.extend((1..=30).map(|i| format!(" Step {i} of the explanation follows here.")));
+    deltas.push(" [cue:celebrate]Well done for asking!".to_owned());
     Script::Stream { deltas, pause: Duration::from_millis(60), usage: Some((40, 60)) }
 }
 

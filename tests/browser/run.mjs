@@ -1,7 +1,8 @@
 // The web app in a real Chromium, as people use it: a school is created, material uploaded and processed, a tutor
-// made, a student invited, a conversation held (streamed, cited, stopped, reloaded) and read by staff. Every page
-// is checked with axe-core (no serious or critical violations), photographed at desktop and phone width, and
-// watched: no request may leave the origin, no script may break, the CSP must never be violated.
+// made and given the sample 3D avatar, a student invited, a conversation held (streamed, cited, acted out by the
+// tutor's figure and read aloud, stopped, reloaded) and read by staff. Every page is checked with axe-core (no
+// serious or critical violations), photographed at desktop and phone width, and watched: no request may leave the
+// origin, no script may break, the CSP must never be violated.
 //
 // Run by tests/api/browser.rs, which starts the server (with a fake model) and passes:
 //   BWENGE_URL    the server, e.g. http://127.0.0.1:40123
@@ -13,6 +14,7 @@ import { readFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { figureLives, inOrder, watchFigures } from "./avatar.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -59,6 +61,7 @@ async function person(browser, label, base = BASE) {
       }
     };
   });
+  await watchFigures(context);
   const page = await context.newPage();
   open.push([label, page]);
   page.on("pageerror", (error) => problems.push(`${label}: script error: ${error.message}`));
@@ -110,8 +113,9 @@ async function check(page, name) {
 async function main() {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
+    // WebGL for the 3D figure on the CPU (SwiftShader): asked for by name, as the silent fallback is deprecated.
+    args: ["--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-quic",
+      "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   try {
     await journey(browser);
@@ -190,6 +194,28 @@ async function journey(browser) {
   await admin.waitForURL(/\/personas\/[0-9a-f-]{36}$/);
   await admin.getByRole("heading", { name: "Try it" }).waitFor();
   await admin.locator(".try-it .message.assistant").first().waitFor();
+  const editor = admin.url();
+
+  step("the avatars page: the sample figure listed and previewed; a file that is not a model refused");
+  await admin.getByRole("link", { name: "Avatars", exact: true }).click();
+  const sample = admin.getByRole("row", { name: /Sample tutor/ });
+  await sample.getByText("Sample", { exact: true }).waitFor();
+  await sample.getByText(/idle/).first().waitFor();
+  await admin.getByRole("button", { name: "Preview Sample tutor" }).click();
+  await figureLives(admin, "Preview of the avatar Sample tutor");
+  await admin.getByRole("button", { name: "Play wave" }).click();
+  await admin.waitForFunction(() => window.__bwengeAvatar.clipsPlayed.includes("wave"));
+  await admin.locator("#avatar-file").setInputFiles(join(FIXTURES, "py_errors_exceptions.pdf"));
+  await admin.getByRole("button", { name: "Upload", exact: true }).click();
+  await admin.getByRole("alert").getByText("Only glTF models are accepted").waitFor();
+  await check(admin, "avatars");
+
+  step("the tutor shows the sample figure");
+  await admin.goto(editor);
+  await admin.getByLabel("Avatar", { exact: true }).selectOption({ label: "Sample tutor (sample)" });
+  await figureLives(admin, "Preview of the avatar Sample tutor");
+  await admin.getByRole("button", { name: "Save", exact: true }).click();
+  await admin.getByText("Saved.").waitFor();
   await check(admin, "persona-editor");
 
   step("a student invited, accepting in a second browser");
@@ -221,15 +247,36 @@ async function journey(browser) {
   await student.getByText("Your teachers can read your conversations with tutors.").waitFor();
   await student.getByText("Hello! Ask me about Python errors.").waitFor();
   await student.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
+  await figureLives(student, "Professor Python, the tutor, as a 3D figure");
+  const readAloud = student.getByRole("button", { name: "Read aloud", pressed: false }); // off until asked for
+  await readAloud.click();
+  await student.getByRole("button", { name: "Read aloud", pressed: true }).waitFor();
   await student.getByLabel("Your question").fill(QUESTION);
   await student.keyboard.press("Enter");
   const answer = student.locator(".message.assistant").nth(1);
   const lengths = new Set();
+  const mouth = [];
   while (!(await answer.evaluate((el) => el.classList.contains("complete")).catch(() => false))) {
     lengths.add(await answer.innerText().then((text) => text.length).catch(() => 0));
+    mouth.push(await student.evaluate(() => window.__bwengeAvatar.mouth()));
     await student.waitForTimeout(50);
   }
   assert(lengths.size >= 4, `the answer arrived in pieces: ${[...lengths]}`);
+  assert(!(await answer.innerText()).includes("[cue:"), "cue tags never reach the student");
+
+  step("the figure acts out the answer's cues in order, and its mouth moves while the answer is read aloud");
+  const figure = await student.evaluate(() => ({ played: window.__bwengeAvatar.clipsPlayed, cues: window.__bwengeAvatar.cues }));
+  // The answer's tags among the server's own cues (think first, explain with the text, idle last), each with the
+  // sample's clip for it (guessed from the clip names), acted out in order.
+  const cues = figure.cues.filter((c) => c.cue !== "greet").map((c) => `${c.cue}:${c.played}`);
+  assert(inOrder(cues, ["think:think", "explain:talk", "celebrate:nod", "idle:idle"]), `cues: ${cues}`);
+  assert(inOrder(figure.played, ["think", "talk", "nod"]), `clips played in order: ${figure.played}`);
+  for (let i = 0; i < 10 && mouth.filter((m) => m > 0.1).length < 5; i += 1) {
+    mouth.push(await student.evaluate(() => window.__bwengeAvatar.mouth()));
+    await student.waitForTimeout(100);
+  }
+  assert(mouth.filter((m) => m > 0.1).length >= 5, `the mouth moved: ${mouth.map((m) => m.toFixed(2))}`);
+  assert((await student.evaluate(() => window.__spoken[0])).startsWith("When an exception"), "read from the start");
   await answer.locator("strong", { hasText: "traceback" }).waitFor(); // Markdown rendered
   assert((await answer.locator(".markdown script, .markdown a[href^='javascript:']").count()) === 0, "sanitized");
   assert((await student.evaluate(() => window.__injected)) === undefined, "nothing the model wrote ran");
@@ -258,6 +305,8 @@ async function journey(browser) {
   });
   await student.getByRole("button", { name: "Stop" }).click();
   await second.getByText("You stopped this answer.").waitFor();
+  // The voice stops with the answer (the first one's was cut short by the new question).
+  await student.waitForFunction(() => !window.speechSynthesis.speaking, null, { timeout: 2000 });
   const stoppedAt = (await second.locator(".markdown").innerText()).length;
   assert(stoppedAt < 400, `the answer stopped early (${stoppedAt} characters)`);
 

@@ -171,9 +171,9 @@ fn check_accessor(accessor: &Accessor) -> Result<(), Rejection> {
     }
     if let Some(sparse) = accessor.sparse() {
         let indices = sparse.indices();
-        let index_end = sparse.count().checked_mul(indices.index_type().size()).map(|n| n + indices.offset() as usize);
+        let index_end = sparse.count().checked_mul(indices.index_type().size()).map(|n| n + indices.offset());
         let values = sparse.values();
-        let value_end = sparse.count().checked_mul(size).map(|n| n + values.offset() as usize);
+        let value_end = sparse.count().checked_mul(size).map(|n| n + values.offset());
         if index_end.is_none_or(|end| end > indices.view().length())
             || value_end.is_none_or(|end| end > values.view().length())
             || sparse.count() > accessor.count()
@@ -367,9 +367,9 @@ mod bounds {
                     ];
                     let p = apply(&world, p);
                     let b = bounds.get_or_insert(Bounds { min: p, max: p });
-                    for i in 0..3 {
-                        b.min[i] = b.min[i].min(p[i]);
-                        b.max[i] = b.max[i].max(p[i]);
+                    for (i, value) in p.into_iter().enumerate() {
+                        b.min[i] = b.min[i].min(value);
+                        b.max[i] = b.max[i].max(value);
                     }
                 }
             }

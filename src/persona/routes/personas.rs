@@ -20,8 +20,8 @@ use crate::persona::views::{CreatePersona, PersonaView, UpdatePersona};
     extensions(("x-min-role" = json!("teacher"))),
     responses((status = 201, description = "the new persona", body = PersonaView),
         (status = 402, description = "`quota_exceeded`: the plan's persona limit is reached", body = ErrorBody),
-        (status = 422, description = "`field_required`, `field_too_long`, `out_of_range`, `unknown_collection`, `unknown_avatar`, \
-            or `invalid_body` (e.g. an unknown teaching_mode)", body = ErrorBody)))]
+        (status = 422, description = "`field_required`, `field_too_long`, `out_of_range`, `unknown_collection`, \
+            `unknown_avatar`, or `invalid_body` (e.g. an unknown teaching_mode)", body = ErrorBody)))]
 pub async fn create(
     personas: web::Data<PersonaService>,
     caller: RequireRole<Staff>,
@@ -66,8 +66,8 @@ pub async fn get(
     extensions(("x-min-role" = json!("teacher"))),
     responses((status = 200, description = "the persona as changed", body = PersonaView),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 422, description = "`field_required`, `field_too_long`, `out_of_range`, `unknown_collection`, `unknown_avatar`, \
-            or `invalid_body`", body = ErrorBody)))]
+        (status = 422, description = "`field_required`, `field_too_long`, `out_of_range`, `unknown_collection`, \
+            `unknown_avatar`, or `invalid_body`", body = ErrorBody)))]
 pub async fn update(
     personas: web::Data<PersonaService>,
     caller: RequireRole<Staff>,
