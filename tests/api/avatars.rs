@@ -257,3 +257,20 @@ async fn behind_a_cdn_links_point_at_it_and_may_be_kept_there() {
     assert_eq!(file.status(), 200);
     assert!(file.headers()["cache-control"].to_str().unwrap().starts_with("public, max-age="));
 }
+
+/// The checked-in sample is exactly what its script makes: it can be rebuilt and reviewed, never hand-edited.
+#[test]
+fn the_sample_avatar_is_what_its_script_makes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new("python3")
+        .args(["scripts/make-sample-avatar.py", "--check"])
+        .current_dir(root)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -56,6 +56,22 @@ async fn the_page_answers_every_app_address_and_its_assets_are_cached_by_version
     assert_eq!(header(&css, CONTENT_TYPE), "text/css; charset=utf-8");
     let vendored = app.get(&format!("/assets/{version}/vendor/purify.mjs")).await;
     assert_eq!(vendored.status(), 200, "the sanitizer is inside the binary");
+    let plain = vendored.bytes().await.unwrap();
+
+    // A browser that takes gzip gets the same file packed, as a representation with its own ETag.
+    let three = format!("/assets/{version}/vendor/three.core.js");
+    let packed = app.client.get(app.url(&three)).header("accept-encoding", "gzip, br").send().await.unwrap();
+    assert_eq!(header(&packed, reqwest::header::CONTENT_ENCODING), "gzip");
+    assert!(header(&packed, reqwest::header::VARY).contains("Accept-Encoding"), "caches keep both forms apart");
+    assert!(header(&packed, ETAG).ends_with("-gz\""));
+    let body = packed.bytes().await.unwrap();
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body.as_ref()), &mut unpacked).unwrap();
+    let whole = app.get(&three).await.bytes().await.unwrap();
+    assert_eq!(unpacked, whole.as_ref(), "the same bytes once unpacked");
+    assert!(body.len() * 3 < whole.len(), "{} of {}", body.len(), whole.len());
+    let purify = app.client.get(app.url(&format!("/assets/{version}/vendor/purify.mjs"))).send().await.unwrap();
+    assert_eq!(purify.bytes().await.unwrap(), plain, "no gzip unless asked for");
     // A page of an older version still gets files, but must not keep them.
     let stale = app.get("/assets/0000000000000000/app.js").await;
     assert_eq!(stale.status(), 200);
