@@ -97,7 +97,7 @@ export function System() {
     html`<${Notice} kind="warning"><p><strong>${t("system.bm25_only")}</strong></p><p>${embeddings.warning}</p><//>`}
     ${embeddings && !embeddings.warning && html`<${Notice} kind="success"><p>${t("system.dense_on")}</p><//>`}
     ${checks.length > 0 &&
-    html`<div class="table-wrap"><table>
+    html`<div class="table-wrap"><table class="system">
       <caption>${t("system.backends")}</caption>
       <thead><tr><th scope="col">${t("system.part")}</th><th scope="col">${t("system.backend")}</th>
         <th scope="col">${t("system.state")}</th><th scope="col">${t("system.latency")}</th></tr></thead>
