@@ -17,7 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::Settings;
 use crate::platform::Backends;
 use crate::platform::jobs::{JobRegistry, JobRunner};
-use crate::{auth, avatar, billing, chat, http, ingest, openapi, ops, persona};
+use crate::{auth, avatar, billing, chat, classes, http, ingest, openapi, ops, persona};
 
 /// A domain as the router sees it: its part of the OpenAPI document, and how it registers its state and routes
 /// under `/api/v1`.
@@ -53,11 +53,14 @@ async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<
     };
     let chat = chat::init(backends, neighbours).await;
     auth.keeps_user_data(Arc::new(chat.clone()));
+    let classes = classes::init(backends, auth.clone(), personas.clone());
+    auth.keeps_user_data(Arc::new(classes.clone()));
     Ok(vec![
         Mount::new(auth::AuthApi::openapi(), auth, auth::configure),
         Mount::new(ingest::IngestApi::openapi(), ingest, ingest::configure),
         Mount::new(persona::PersonaApi::openapi(), personas, persona::configure),
         Mount::new(avatar::AvatarApi::openapi(), avatars, avatar::configure),
+        Mount::new(classes::ClassApi::openapi(), classes, classes::configure),
         Mount::new(chat::ChatApi::openapi(), chat, chat::configure),
     ])
 }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod avatar;
 pub mod billing;
 pub mod chat;
+pub mod classes;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -9,6 +9,7 @@ mod m20261124_000004_personas;
 mod m20261124_000005_chat;
 mod m20261128_000006_session_titles;
 mod m20261128_000007_avatars;
+mod m20261128_000008_classes;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_chat::Migration),
             Box::new(m20261128_000006_session_titles::Migration),
             Box::new(m20261128_000007_avatars::Migration),
+            Box::new(m20261128_000008_classes::Migration),
         ]
     }
 }

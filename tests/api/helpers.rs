@@ -279,7 +279,18 @@ pub async fn seed_org(app: &TestApp, admin: &TestUser) -> std::collections::Hash
     let avatars: serde_json::Value =
         app.get_as("/api/v1/avatars", &admin.access_token).await.json().await.expect("avatars");
     let avatar_id = avatars["items"][0]["id"].as_str().unwrap_or_else(|| panic!("the sample avatar: {avatars}"));
+    let class: serde_json::Value = app
+        .post_as(
+            "/api/v1/classes",
+            &admin.access_token,
+            &serde_json::json!({ "name": "Seeded class", "teacher_ids": [teacher.id], "persona_ids": [persona_id] }),
+        )
+        .await
+        .json()
+        .await
+        .expect("class");
     std::collections::HashMap::from([
+        ("classes", class["id"].as_str().unwrap_or_else(|| panic!("class: {class}")).to_owned()),
         ("avatars", avatar_id.to_owned()),
         ("users", teacher.id),
         ("invitations", invitation["id"].as_str().unwrap_or_else(|| panic!("invitation: {invitation}")).to_owned()),

@@ -9,6 +9,7 @@ mod chat;
 mod chat_gate;
 mod chat_turns;
 mod chat_ws;
+mod classes;
 mod cli;
 mod errors;
 mod fake_embeddings;

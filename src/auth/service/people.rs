@@ -49,6 +49,17 @@ impl AuthService {
         Ok(store::user_names(&self.backends.db, org_id, ids).await?)
     }
 
+    /// The name and role of the org's people among `ids` (a deleted account is absent), for domains that group
+    /// people (classes).
+    pub async fn people(
+        &self,
+        org_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, (String, Role)>, AuthError> {
+        let rows = store::users_by_ids(&self.backends.db, org_id, ids).await?;
+        Ok(rows.into_iter().filter_map(|u| Role::parse(&u.role).map(|role| (u.id, (u.name, role)))).collect())
+    }
+
     /// A user of `org_id`. Another org's id is simply not found.
     async fn user_in_org(&self, org_id: Uuid, id: Uuid) -> Result<user::Model, AuthError> {
         store::user_in_org(&self.backends.db, org_id, id).await?.ok_or(AuthError::NotFound("user"))

@@ -212,6 +212,15 @@ pub async fn revoke_refresh_tokens(db: &impl ConnectionTrait, which: Tokens) -> 
 }
 
 /// The names of those of `ids` that are people of `org_id`.
+/// The org's people among `ids`, whole (a deleted account is absent).
+pub async fn users_by_ids(db: &impl ConnectionTrait, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<user::Model>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::OrgId.eq(org_id))
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+}
+
 pub async fn user_names(
     db: &impl ConnectionTrait,
     org_id: Uuid,
