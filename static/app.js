@@ -12,6 +12,7 @@ import { Collections, Collection } from "./pages/collections.js";
 import { DocumentViewer } from "./pages/viewer.js";
 import { Personas, PersonaEditor } from "./pages/personas.js";
 import { Avatars } from "./pages/avatars.js";
+import { ClassEditor, Classes } from "./pages/classes.js";
 import { Tutors, Chat, MySessions } from "./pages/chat.js";
 import { StudentSessions, Transcript } from "./pages/sessions.js";
 import { Users, Invitations, ApiKeys, Audit, System } from "./pages/admin.js";
@@ -36,6 +37,8 @@ const ROUTES = [
   ["/personas", Personas, "teacher"],
   ["/personas/:id", PersonaEditor, "teacher"],
   ["/avatars", Avatars, "teacher"],
+  ["/classes", Classes, "teacher"],
+  ["/classes/:id", ClassEditor, "teacher"],
   ["/students", StudentSessions, "teacher"],
   ["/admin/users", Users, "admin"],
   ["/admin/invitations", Invitations, "teacher"],
@@ -64,6 +67,7 @@ function Nav({ me }) {
     atLeast(role, "teacher") && ["/collections", t("nav.collections")],
     atLeast(role, "teacher") && ["/personas", t("nav.personas")],
     atLeast(role, "teacher") && ["/avatars", t("nav.avatars")],
+    atLeast(role, "teacher") && ["/classes", t("nav.classes")],
     atLeast(role, "teacher") && ["/students", t("nav.students")],
     atLeast(role, "teacher") && ["/admin/invitations", t("nav.invitations")],
     atLeast(role, "admin") && ["/admin/users", t("nav.users")],

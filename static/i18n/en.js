@@ -3,7 +3,7 @@
 export default {
   nav: {
     label: "Main", skip: "Skip to content", home: "Home", tutors: "Tutors", my_sessions: "My conversations",
-    collections: "Material", personas: "Tutors", avatars: "Avatars", students: "Students' conversations", invitations: "Invitations",
+    collections: "Material", personas: "Tutors", avatars: "Avatars", classes: "Classes", students: "Students' conversations", invitations: "Invitations",
     users: "People", keys: "API keys", audit: "Audit log", system: "System", sign_out: "Sign out", api_key: "API key",
   },
   roles: { student: "Student", teacher: "Teacher", admin: "Admin" },
@@ -37,6 +37,9 @@ export default {
     invalid_frame: "The chat message was not understood.",
     field_required: "Please fill in every required field.",
     field_too_long: "One of the fields is too long.",
+    unknown_user: "Someone chosen is no longer in this organisation. Reload and choose again.",
+    wrong_role: "Only teachers and admins can teach a class, and only students can attend one.",
+    unknown_persona: "A tutor chosen no longer exists. Reload and choose again.",
     out_of_range: "A value is outside the allowed range.",
     weak_password: "That password is too easy to guess. Try a longer phrase of a few unrelated words.",
     invalid_credentials: "That email address and password do not match an account.",
@@ -198,6 +201,16 @@ export default {
     any_tutor: "Every tutor", from: "From", to: "To", none: "No conversations match.", topic: "Started with",
     messages: "Messages", last_active: "Last active", between: "{student} with {tutor}",
     read_only: "You are reading this conversation; only the student writes in it.",
+  },
+  classes: {
+    title: "Classes", new: "New class", none: "No classes yet.", create: "Create class", saved: "Saved.",
+    intro: "A class brings teachers, students and the tutors they use together. Teachers see the classes they teach.",
+    counts: "Teachers: {teachers} · Students: {students} · Tutors: {tutors}",
+    name: "Name", description: "Description", description_hint: "For example: when it meets, or its subject.",
+    teachers: "Teachers", students: "Students", tutors: "Tutors", chosen: "{n} chosen", filter: "Find {what}",
+    no_teachers: "No teachers yet: invite them first.", no_students: "No students yet: invite them first.",
+    no_tutors: "No tutors yet.", delete_title: "Delete this class?",
+    delete_body: "Its teachers, students and tutors stay; only the class goes.",
   },
   personas: {
     title: "Tutors", new: "New tutor", none: "No tutors yet.", create: "Create tutor", saved: "Saved.",

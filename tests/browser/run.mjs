@@ -350,6 +350,20 @@ async function journey(browser) {
   assert((await teacher.locator("#composer-input").count()) === 0, "staff cannot write in it");
   await check(teacher, "transcript");
 
+  step("the teacher makes a class of the student and the tutor, and sees only their own classes");
+  await teacher.getByRole("link", { name: "Classes", exact: true }).click();
+  await teacher.getByRole("link", { name: "New class" }).click();
+  await teacher.getByLabel("Name").fill("Python 9A");
+  await teacher.getByRole("checkbox", { name: /Jean Student/ }).check();
+  await teacher.getByRole("checkbox", { name: "Professor Python" }).check();
+  await teacher.getByRole("button", { name: "Create class" }).click();
+  await teacher.getByRole("heading", { name: "Python 9A" }).waitFor();
+  assert(await teacher.getByRole("checkbox", { name: /Grace Teacher/ }).isChecked(), "its maker teaches it");
+  await check(teacher, "class-editor");
+  await teacher.getByRole("link", { name: "← Classes" }).click();
+  await teacher.getByText("Teachers: 1 · Students: 1 · Tutors: 1").waitFor();
+  await check(teacher, "classes");
+
   step("the admin pages");
   for (const [link, heading, name] of [
     ["People", "People", "users"],
