@@ -55,6 +55,7 @@ async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<
     auth.keeps_user_data(Arc::new(chat.clone()));
     let classes = classes::init(backends, auth.clone(), personas.clone());
     auth.keeps_user_data(Arc::new(classes.clone()));
+    auth.enrols(Arc::new(classes.clone()));
     Ok(vec![
         Mount::new(auth::AuthApi::openapi(), auth, auth::configure),
         Mount::new(ingest::IngestApi::openapi(), ingest, ingest::configure),

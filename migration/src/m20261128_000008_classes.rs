@@ -84,10 +84,22 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // An invitation may name the class its invitee joins on accepting.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Invitations::Table)
+                    .add_column_if_not_exists(uuid_null(Invitations::ClassId))
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(Table::alter().table(Invitations::Table).drop_column(Invitations::ClassId).to_owned())
+            .await?;
         for table in ["class_personas", "class_members", "classes"] {
             manager.drop_table(Table::drop().table(Alias::new(table)).if_exists().to_owned()).await?;
         }
@@ -105,6 +117,12 @@ enum Classes {
     CreatedBy,
     CreatedAt,
     UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Invitations {
+    Table,
+    ClassId,
 }
 
 #[derive(DeriveIden)]

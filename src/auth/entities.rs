@@ -84,6 +84,8 @@ pub mod invitation {
         pub expires_at: DateTimeUtc,
         pub accepted_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
+        /// The class the invitee joins on accepting.
+        pub class_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -30,6 +30,8 @@ pub enum AuthError {
     WeakPassword(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("class_id {0} is not a class you teach in this organisation")]
+    UnknownClass(uuid::Uuid),
     #[error("an account with this email already exists")]
     EmailTaken,
     #[error("this server does not take sign-ups: ask an administrator of your school for an invitation")]
@@ -72,6 +74,7 @@ impl AuthError {
             Self::InsufficientScope => (StatusCode::FORBIDDEN, "insufficient_scope"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::InvalidInvitation => (StatusCode::NOT_FOUND, "invalid_invitation"),
+            Self::UnknownClass(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_class"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::RateLimited(secs) => {
                 return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", self.to_string())

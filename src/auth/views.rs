@@ -193,6 +193,9 @@ pub struct CreateInvitation {
     pub email: String,
     /// `teacher` or `student` (admins); `student` (teachers).
     pub role: Role,
+    /// A class the invitee joins on accepting: one the inviter teaches (or any, for an admin).
+    #[serde(default)]
+    pub class_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -212,6 +215,7 @@ pub struct InvitationView {
     pub email: String,
     pub role: String,
     pub invited_by: Uuid,
+    pub class_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     /// Past `expires_at`: it can no longer be accepted, only revoked.
@@ -225,6 +229,7 @@ impl From<invitation::Model> for InvitationView {
             email: i.email,
             role: i.role,
             invited_by: i.invited_by,
+            class_id: i.class_id,
             created_at: i.created_at,
             expired: i.expires_at <= Utc::now(),
             expires_at: i.expires_at,

@@ -11,7 +11,7 @@ use super::entities::{class, class_member};
 use super::error::ClassError;
 use super::store;
 use super::views::{ClassView, CreateClass, MemberView, UpdateClass};
-use crate::auth::{Audit, AuthService, AuthUser, ClientIp, Role, UserData};
+use crate::auth::{Audit, AuthService, AuthUser, ClientIp, Enrolment, Role, UserData};
 use crate::pagination::{Page, PageQuery};
 use crate::persona::PersonaService;
 use crate::platform::Backends;
@@ -259,6 +259,28 @@ impl ClassService {
         store::delete_class(&self.backends.db, row.org_id, row.id).await?;
         let details = serde_json::json!({ "name": row.name });
         self.auth.audit(Audit::by(caller, ip, "class.deleted").target("class", id).details(details)).await;
+        Ok(())
+    }
+}
+
+/// An invitation may name a class: one the inviter manages; the invitee joins it on accepting.
+#[async_trait::async_trait]
+impl Enrolment for ClassService {
+    async fn may_enrol(&self, inviter: &AuthUser, class_id: Uuid) -> anyhow::Result<bool> {
+        match self.managed(inviter, class_id).await {
+            Ok(_) => Ok(true),
+            Err(ClassError::NotFound | ClassError::NotTeacher) => Ok(false),
+            Err(other) => Err(anyhow::Error::new(other)),
+        }
+    }
+
+    async fn enrol(&self, org_id: Uuid, user_id: Uuid, role: Role, class_id: Uuid) -> anyhow::Result<()> {
+        let db = &self.backends.db;
+        if store::class_in_org(db, org_id, class_id).await?.is_none() {
+            return Ok(()); // deleted since the invitation was sent
+        }
+        let as_role = if role == Role::Student { STUDENT } else { TEACHER };
+        store::add_member(db, org_id, class_id, user_id, as_role).await?;
         Ok(())
     }
 }

@@ -93,6 +93,24 @@ pub async fn set_members(
     Ok(())
 }
 
+pub async fn add_member(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    class_id: Uuid,
+    user_id: Uuid,
+    role: &'static str,
+) -> Result<(), DbErr> {
+    class_member::ActiveModel {
+        class_id: Set(class_id),
+        user_id: Set(user_id),
+        org_id: Set(org_id),
+        role: Set(role.to_owned()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_personas(db: &impl ConnectionTrait, org_id: Uuid, class_id: Uuid, ids: &[Uuid]) -> Result<(), DbErr> {
     class_persona::Entity::delete_many().filter(class_persona::Column::ClassId.eq(class_id)).exec(db).await?;
     if ids.is_empty() {

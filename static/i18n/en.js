@@ -40,6 +40,7 @@ export default {
     unknown_user: "Someone chosen is no longer in this organisation. Reload and choose again.",
     wrong_role: "Only teachers and admins can teach a class, and only students can attend one.",
     unknown_persona: "A tutor chosen no longer exists. Reload and choose again.",
+    unknown_class: "That class is not one you teach (or it was deleted). Reload and choose again.",
     out_of_range: "A value is outside the allowed range.",
     weak_password: "That password is too easy to guess. Try a longer phrase of a few unrelated words.",
     invalid_credentials: "That email address and password do not match an account.",
@@ -240,7 +241,8 @@ export default {
       "The audit log keeps a record that the account existed. To only stop their access, deactivate them instead.",
   },
   invitations: {
-    title: "Invitations", new: "Invite someone", create: "Create invitation",
+    title: "Invitations", new: "Invite someone", create: "Create invitation", class: "Class (optional)",
+    no_class: "No class",
     created: "Invitation for {email} created. Send them this link:", link: "Invitation link",
     link_once: "The link is shown only now, and works until {date}.", pending: "Waiting to be accepted",
     none: "No invitations are waiting.", expires: "Expires", expired: "Expired", revoke: "Revoke",

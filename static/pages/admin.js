@@ -115,15 +115,18 @@ export function Invitations({ query }) {
   const page = Number(query.page || 1);
   const invitations = useLoad(() => api.get(`/invitations?page=${page}&per_page=${PER_PAGE}`), [page]);
   const roles = atLeast(me.role, "admin") ? ["student", "teacher"] : ["student"];
-  const [form, setForm] = useState({ email: "", role: "student" });
+  const [form, setForm] = useState({ email: "", role: "student", class_id: "" });
+  // The classes the inviter may name (their own; an admin's: all).
+  const classes = useLoad(() => api.get("/classes?per_page=100"), []);
+  const classOptions = classes.data ? classes.data.items.map((c) => ({ value: c.id, label: c.name })) : [];
   const [created, setCreated] = useState(null);
   const [error, setError] = useState(null);
   const invite = async (event) => {
     event.preventDefault();
     setError(null);
     try {
-      setCreated(await api.post("/invitations", form));
-      setForm({ email: "", role: form.role });
+      setCreated(await api.post("/invitations", { ...form, class_id: form.class_id || null }));
+      setForm({ email: "", role: form.role, class_id: form.class_id });
       invitations.reload();
     } catch (err) {
       setError(err);
@@ -146,6 +149,9 @@ export function Invitations({ query }) {
         onInput=${(email) => setForm({ ...form, email })} />
       <${Select} label=${t("users.role")} value=${form.role} onChange=${(role) => setForm({ ...form, role })}
         options=${roles.map((r) => ({ value: r, label: t(`roles.${r}`) }))} />
+      ${classOptions.length > 0 && html`<${Select} label=${t("invitations.class")} value=${form.class_id}
+        onChange=${(classId) => setForm({ ...form, class_id: classId })}
+        options=${[{ value: "", label: t("invitations.no_class") }, ...classOptions]} />`}
       <${ErrorNotice} error=${error} />
       <button class="primary" type="submit">${t("invitations.create")}</button>
     </form>

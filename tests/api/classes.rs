@@ -118,3 +118,33 @@ async fn members_and_tutors_must_be_the_orgs_and_fit_their_role() {
     let list: Value = app.get_as("/api/v1/classes", &admin.access_token).await.json().await.unwrap();
     assert_eq!(list["total"], 0, "nothing refused was created: {list}");
 }
+
+#[tokio::test]
+async fn an_invitation_may_name_a_class_its_inviter_teaches() {
+    let app = spawn_app().await;
+    let admin = app.register("Invited class school").await;
+    let teacher = app.invite(&admin, "teacher").await;
+    let other = app.invite(&admin, "teacher").await;
+    let class: Value = create(&app, &teacher, json!({ "name": "Art" })).await.json().await.unwrap();
+    let class_id = class["id"].as_str().unwrap();
+
+    // Another teacher's class, or one that does not exist, cannot be named.
+    for (inviter, id) in [(&other, class_id.to_owned()), (&teacher, uuid::Uuid::new_v4().to_string())] {
+        let body = json!({ "email": "nope@example.org", "role": "student", "class_id": id });
+        assert_error(app.post_as("/api/v1/invitations", &inviter.access_token, &body).await, 422, "unknown_class")
+            .await;
+    }
+
+    let body = json!({ "email": "pupil@example.org", "role": "student", "class_id": class_id });
+    let invite = app.post_as("/api/v1/invitations", &teacher.access_token, &body).await;
+    assert_eq!(invite.status(), 201);
+    let token = invite.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let pending: Value = app.get_as("/api/v1/invitations", &teacher.access_token).await.json().await.unwrap();
+    assert!(pending["items"].as_array().unwrap().iter().any(|i| i["class_id"] == class_id), "{pending}");
+    let body = json!({ "name": "Pat Pupil", "password": crate::helpers::PASSWORD });
+    let accepted = app.post_json(&format!("/api/v1/invitations/{token}/accept"), &body).await;
+    assert_eq!(accepted.status(), 201);
+    let art: Value =
+        app.get_as(&format!("/api/v1/classes/{class_id}"), &teacher.access_token).await.json().await.unwrap();
+    assert_eq!(names(&art["students"]), ["Pat Pupil"], "{art}");
+}

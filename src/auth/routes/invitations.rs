@@ -20,7 +20,8 @@ use crate::pagination::{Page, PageQuery};
     extensions(("x-min-role" = json!("teacher"))),
     responses((status = 201, description = "the invitation, with its token", body = InvitationCreated),
         (status = 409, description = "`email_taken`", body = ErrorBody),
-        (status = 422, description = "`invalid_request` (not an email) or `invalid_body`", body = ErrorBody)))]
+        (status = 422, description = "`invalid_request` (not an email), `unknown_class` (`class_id` is not a class \
+            the inviter teaches) or `invalid_body`", body = ErrorBody)))]
 pub async fn create(
     auth: web::Data<AuthService>,
     ip: ClientIp,

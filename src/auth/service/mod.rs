@@ -32,6 +32,8 @@ pub struct AuthService {
     trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// The domains that keep a person's data, told when the person is deleted (see [`UserData`]).
     user_data: Arc<RwLock<Vec<Arc<dyn UserData>>>>,
+    /// The domain that puts an invitee in the class their invitation names (see [`Enrolment`]).
+    enrolment: Arc<RwLock<Option<Arc<dyn Enrolment>>>>,
     /// When people's access last changed, to refuse tokens issued before (see `access.rs`).
     revocations: Arc<access::Revocations>,
 }
@@ -42,6 +44,15 @@ pub struct AuthService {
 #[async_trait::async_trait]
 pub trait UserData: Send + Sync + 'static {
     async fn erase_user(&self, org_id: Uuid, user_id: Uuid) -> anyhow::Result<()>;
+}
+
+/// A domain that groups people into classes. It registers itself with [`AuthService::enrols`]; auth then asks it
+/// whether an inviter may name a class, and has it enrol the invitee once their account exists.
+#[async_trait::async_trait]
+pub trait Enrolment: Send + Sync + 'static {
+    /// Whether `inviter` may put someone in `class_id` (a class of their org they manage).
+    async fn may_enrol(&self, inviter: &AuthUser, class_id: Uuid) -> anyhow::Result<bool>;
+    async fn enrol(&self, org_id: Uuid, user_id: Uuid, role: Role, class_id: Uuid) -> anyhow::Result<()>;
 }
 
 impl AuthService {
@@ -66,6 +77,7 @@ impl AuthService {
             jwt: Arc::new(jwt),
             trusted_proxies: Arc::new(trusted_proxies),
             user_data: Arc::default(),
+            enrolment: Arc::default(),
             revocations: Arc::default(),
         };
         service.follow_access_changes();
@@ -77,6 +89,17 @@ impl AuthService {
         if let Ok(mut owners) = self.user_data.write() {
             owners.push(owner);
         }
+    }
+
+    /// Registers the domain that enrols invitees in classes.
+    pub fn enrols(&self, domain: Arc<dyn Enrolment>) {
+        if let Ok(mut slot) = self.enrolment.write() {
+            *slot = Some(domain);
+        }
+    }
+
+    fn enrolment(&self) -> Option<Arc<dyn Enrolment>> {
+        self.enrolment.read().ok().and_then(|slot| slot.clone())
     }
 
     /// Every registered domain erases the person's data; the first failure stops the deletion.

@@ -140,6 +140,15 @@ impl AuthService {
             )));
         }
         let email = normalize_email(&body.email)?;
+        if let Some(class_id) = body.class_id {
+            let allowed = match self.enrolment() {
+                Some(classes) => classes.may_enrol(caller, class_id).await?,
+                None => false,
+            };
+            if !allowed {
+                return Err(AuthError::UnknownClass(class_id));
+            }
+        }
         let db = &self.backends.db;
         // Only this org's own accounts are named: an address with an account in another org is invited like a new
         // one, since saying so would tell one school who uses the platform at another. The invitee, who owns the
@@ -158,6 +167,7 @@ impl AuthService {
                 token_hash: secrets::digest(&token),
                 invited_by: caller.user_id,
                 expires_at,
+                class_id: body.class_id,
             },
         )
         .await?;
@@ -220,6 +230,12 @@ impl AuthService {
         let new = NewUser { org_id: invite.org_id, email: invite.email.clone(), name, password_hash, role };
         let account = store::insert_user(&txn, new, now).await.map_err(unique_as_email_taken)?;
         txn.commit().await?;
+        // The account exists whatever happens here: a class that went meanwhile only means no enrolment.
+        if let (Some(class_id), Some(classes)) = (invite.class_id, self.enrolment())
+            && let Err(err) = classes.enrol(account.org_id, account.id, role, class_id).await
+        {
+            tracing::warn!(error = ?err, %class_id, "could not put an invitee in their class");
+        }
         let entry = Audit::in_org(Some(invite.org_id), Some(account.id), ip, "invitation.accepted")
             .target("invitation", invite.id);
         self.audit(entry).await;

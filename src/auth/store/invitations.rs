@@ -18,6 +18,7 @@ pub struct NewInvitation {
     pub token_hash: String,
     pub invited_by: Uuid,
     pub expires_at: DateTime<Utc>,
+    pub class_id: Option<Uuid>,
 }
 
 pub async fn insert_invitation(db: &impl ConnectionTrait, new: NewInvitation) -> Result<invitation::Model, DbErr> {
@@ -31,6 +32,7 @@ pub async fn insert_invitation(db: &impl ConnectionTrait, new: NewInvitation) ->
         expires_at: Set(new.expires_at),
         accepted_at: Set(None),
         created_at: Set(Utc::now()),
+        class_id: Set(new.class_id),
     }
     .insert(db)
     .await
