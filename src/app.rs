@@ -44,18 +44,19 @@ async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<
     let ingest = ingest::init(backends, jobs);
     let personas = persona::init(backends, ingest.clone(), auth.clone(), billing.clone(), avatars.clone());
     avatars.linked_by(Arc::new(personas.clone()));
+    let classes = classes::init(backends, auth.clone(), personas.clone());
+    auth.keeps_user_data(Arc::new(classes.clone()));
+    auth.enrols(Arc::new(classes.clone()));
     let neighbours = chat::Neighbours {
         auth: auth.clone(),
         ingest: ingest.clone(),
         personas: personas.clone(),
         avatars: avatars.clone(),
         billing,
+        classes: classes.clone(),
     };
     let chat = chat::init(backends, neighbours).await;
     auth.keeps_user_data(Arc::new(chat.clone()));
-    let classes = classes::init(backends, auth.clone(), personas.clone());
-    auth.keeps_user_data(Arc::new(classes.clone()));
-    auth.enrols(Arc::new(classes.clone()));
     Ok(vec![
         Mount::new(auth::AuthApi::openapi(), auth, auth::configure),
         Mount::new(ingest::IngestApi::openapi(), ingest, ingest::configure),

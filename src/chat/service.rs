@@ -16,6 +16,7 @@ use super::views::{MessageView, ServerFrame, SessionFilter, SessionScope, Sessio
 use crate::auth::{AuthService, AuthUser, Role, UserData};
 use crate::avatar::AvatarService;
 use crate::billing::{BillingService, Quota};
+use crate::classes::ClassService;
 use crate::ingest::IngestService;
 use crate::pagination::{Page, PageQuery};
 use crate::persona::{Persona, PersonaService};
@@ -30,6 +31,7 @@ pub struct ChatService {
     pub(super) avatars: AvatarService,
     personas: PersonaService,
     billing: BillingService,
+    classes: ClassService,
 }
 
 /// The other domains chat asks.
@@ -39,6 +41,7 @@ pub struct Neighbours {
     pub personas: PersonaService,
     pub avatars: AvatarService,
     pub billing: BillingService,
+    pub classes: ClassService,
 }
 
 /// A question accepted: stored, and the session claimed for its answer.
@@ -49,8 +52,8 @@ pub struct Accepted {
 
 impl ChatService {
     pub fn new(backends: &Backends, hub: Arc<ChatHub>, neighbours: Neighbours) -> Self {
-        let Neighbours { auth, ingest, personas, avatars, billing } = neighbours;
-        Self { backends: backends.clone(), hub, auth, ingest, avatars, personas, billing }
+        let Neighbours { auth, ingest, personas, avatars, billing, classes } = neighbours;
+        Self { backends: backends.clone(), hub, auth, ingest, avatars, personas, billing, classes }
     }
 
     /// Frames queued for one client before it counts as not reading.
@@ -96,12 +99,15 @@ impl ChatService {
         filter: &SessionFilter,
         page: &PageQuery,
     ) -> Result<Page<SessionSummary>, ChatError> {
-        let only = match filter.scope.unwrap_or_default() {
-            SessionScope::Mine => Some(caller.user_id),
-            SessionScope::Org if caller.role.at_least(Role::Teacher) => None,
+        let (only, among) = match filter.scope.unwrap_or_default() {
+            SessionScope::Mine => (Some(caller.user_id), None),
+            SessionScope::Org if caller.role.at_least(Role::Teacher) => {
+                (None, self.classes.readable_students(caller).await?)
+            }
             SessionScope::Org => return Err(ChatError::StaffOnly),
         };
-        let (sessions, counts) = store::sessions_page(&self.backends.db, caller.org_id, only, filter, page).await?;
+        let db = &self.backends.db;
+        let (sessions, counts) = store::sessions_page(db, caller.org_id, only, among.as_deref(), filter, page).await?;
         let items = self.summaries(caller.org_id, sessions.items, &counts).await?;
         Ok(Page::of(items, page, sessions.total))
     }
@@ -141,16 +147,23 @@ impl ChatService {
             .collect())
     }
 
-    /// A session the caller may read: their own, or any of the org's for teachers and admins (who watch).
-    /// Anything else is not found, so a student cannot tell another student's session from a missing one.
+    /// A session the caller may read: their own; for admins any of the org's, for teachers their classes'
+    /// students' (staff watch, never write). Anything else is not found, so nobody can tell another's session
+    /// from a missing one.
     pub async fn readable(&self, caller: &AuthUser, id: Uuid) -> Result<chat_session::Model, ChatError> {
         let session =
             store::find_session(&self.backends.db, caller.org_id, id).await?.ok_or(ChatError::NotFound("session"))?;
-        if session.user_id == caller.user_id || caller.role.at_least(Role::Teacher) {
-            Ok(session)
-        } else {
-            Err(ChatError::NotFound("session"))
+        if session.user_id == caller.user_id {
+            return Ok(session);
         }
+        if caller.role.at_least(Role::Teacher) {
+            match self.classes.readable_students(caller).await? {
+                None => return Ok(session),
+                Some(students) if students.contains(&session.user_id) => return Ok(session),
+                Some(_) => {}
+            }
+        }
+        Err(ChatError::NotFound("session"))
     }
 
     /// One page of a readable session's messages, oldest first.

@@ -48,6 +48,7 @@ pub async fn sessions_page(
     db: &impl ConnectionTrait,
     org_id: Uuid,
     user_id: Option<Uuid>,
+    among: Option<&[Uuid]>,
     filter: &SessionFilter,
     page: &PageQuery,
 ) -> Result<(Page<chat_session::Model>, HashMap<Uuid, u64>), sea_orm::DbErr> {
@@ -59,6 +60,9 @@ pub async fn sessions_page(
     }
     for user in [user_id, filter.user_id].into_iter().flatten() {
         query = query.filter(chat_session::Column::UserId.eq(user));
+    }
+    if let Some(students) = among {
+        query = query.filter(chat_session::Column::UserId.is_in(students.iter().copied()));
     }
     if let Some(persona) = filter.persona_id {
         query = query.filter(chat_session::Column::PersonaId.eq(persona));

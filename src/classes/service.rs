@@ -11,7 +11,7 @@ use super::entities::{class, class_member};
 use super::error::ClassError;
 use super::store;
 use super::views::{ClassView, CreateClass, MemberView, UpdateClass};
-use crate::auth::{Audit, AuthService, AuthUser, ClientIp, Enrolment, Role, UserData};
+use crate::auth::{Audit, AuthService, AuthUser, ClientIp, Credential, Enrolment, Role, UserData};
 use crate::pagination::{Page, PageQuery};
 use crate::persona::PersonaService;
 use crate::platform::Backends;
@@ -176,6 +176,16 @@ impl ClassService {
 
     async fn view(&self, caller: &AuthUser, row: class::Model) -> Result<ClassView, ClassError> {
         Ok(self.views(caller, vec![row]).await?.remove(0))
+    }
+
+    /// Whose conversations `caller` may read besides their own: `None` for the whole org (admins, and API keys,
+    /// which an admin made for the org's systems), else a teacher's classes' students. Students read only their own
+    /// (the caller of this asks for staff only).
+    pub async fn readable_students(&self, caller: &AuthUser) -> anyhow::Result<Option<Vec<Uuid>>> {
+        if caller.role != Role::Teacher || matches!(caller.credential, Credential::ApiKey { .. }) {
+            return Ok(None);
+        }
+        Ok(Some(store::students_taught_by(&self.backends.db, caller.org_id, caller.user_id).await?))
     }
 
     pub async fn create(&self, caller: &AuthUser, body: CreateClass) -> Result<ClassView, ClassError> {

@@ -135,6 +135,28 @@ pub async fn delete_class(db: &impl ConnectionTrait, org_id: Uuid, id: Uuid) -> 
     Ok(())
 }
 
+/// The students of every class `teacher` teaches.
+pub async fn students_taught_by(db: &impl ConnectionTrait, org_id: Uuid, teacher: Uuid) -> Result<Vec<Uuid>, DbErr> {
+    let classes: Vec<Uuid> = class_member::Entity::find()
+        .select_only()
+        .column(class_member::Column::ClassId)
+        .filter(class_member::Column::OrgId.eq(org_id))
+        .filter(class_member::Column::UserId.eq(teacher))
+        .filter(class_member::Column::Role.eq("teacher"))
+        .into_tuple()
+        .all(db)
+        .await?;
+    class_member::Entity::find()
+        .select_only()
+        .column(class_member::Column::UserId)
+        .distinct()
+        .filter(class_member::Column::ClassId.is_in(classes))
+        .filter(class_member::Column::Role.eq("student"))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 pub async fn remove_member_everywhere(db: &impl ConnectionTrait, org_id: Uuid, user_id: Uuid) -> Result<u64, DbErr> {
     let done = class_member::Entity::delete_many()
         .filter(class_member::Column::OrgId.eq(org_id))

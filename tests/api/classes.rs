@@ -148,3 +148,38 @@ async fn an_invitation_may_name_a_class_its_inviter_teaches() {
         app.get_as(&format!("/api/v1/classes/{class_id}"), &teacher.access_token).await.json().await.unwrap();
     assert_eq!(names(&art["students"]), ["Pat Pupil"], "{art}");
 }
+
+#[tokio::test]
+async fn a_teacher_reads_the_conversations_of_their_classes_students_only() {
+    let app = spawn_app().await;
+    let admin = app.register("Oversight school").await;
+    let teacher = app.invite(&admin, "teacher").await;
+    let mine = app.invite(&admin, "student").await;
+    let theirs = app.invite(&admin, "student").await;
+    let persona: Value =
+        app.post_as("/api/v1/personas", &admin.access_token, &json!({ "name": "Tutor" })).await.json().await.unwrap();
+    let persona = persona["id"].as_str().unwrap();
+    let mut sessions = Vec::new();
+    for student in [&mine, &theirs] {
+        let session = crate::chat::new_session(&app, student, persona).await;
+        let asked = crate::chat::ask(&app, student, &session, "What is a cell?").await;
+        assert_eq!(asked.status(), 200);
+        sessions.push(session);
+    }
+    let org_list = |user: &TestUser| {
+        let (app, token) = (&app, user.access_token.clone());
+        async move {
+            let list: Value = app.get_as("/api/v1/sessions?scope=org", &token).await.json().await.unwrap();
+            list["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert!(org_list(&teacher).await.is_empty(), "a teacher without classes reads nobody's conversations");
+    assert_eq!(org_list(&admin).await.len(), 2, "admins read every one");
+
+    create(&app, &teacher, json!({ "name": "Biology", "student_ids": [mine.id] })).await;
+    assert_eq!(org_list(&teacher).await, [sessions[0].clone()]);
+    let read = app.get_as(&format!("/api/v1/sessions/{}/messages", sessions[0]), &teacher.access_token).await;
+    assert_eq!(read.status(), 200);
+    let other = app.get_as(&format!("/api/v1/sessions/{}/messages", sessions[1]), &teacher.access_token).await;
+    assert_error(other, 404, "not_found").await;
+}

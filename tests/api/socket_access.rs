@@ -101,6 +101,9 @@ async fn a_demoted_teacher_stops_watching_and_their_old_token_is_refused() {
     let app = spawn_app().await;
     let class = class(&app).await;
     let colleague = app.invite(&class.teacher, "teacher").await;
+    // A teacher watches their classes' students.
+    let body = json!({ "name": "Science", "teacher_ids": [colleague.id], "student_ids": [class.student.id] });
+    assert_eq!(app.post_as("/api/v1/classes", &class.teacher.access_token, &body).await.status(), 201);
     let mut ws = connect(&app, &colleague.access_token).await;
     open(&mut ws, &class.session, None).await;
     let demoted = app

@@ -340,17 +340,8 @@ async function journey(browser) {
   await teacher.getByRole("link", { name: "Tutors" }).click();
   await teacher.getByRole("link", { name: "Professor Python" }).waitFor();
   await check(teacher, "personas");
-  await teacher.getByRole("link", { name: "Students' conversations" }).click();
-  await teacher.getByLabel("Student", { exact: true }).selectOption({ label: "Jean Student (jean@kigali-hills.example.org)" });
-  await teacher.getByRole("link", { name: new RegExp(QUESTION.slice(0, 30)) }).waitFor();
-  await check(teacher, "students");
-  await teacher.getByRole("link", { name: new RegExp(QUESTION.slice(0, 30)) }).click();
-  await teacher.getByText("You are reading this conversation; only the student writes in it.").waitFor();
-  await teacher.getByText(SECOND).waitFor();
-  assert((await teacher.locator("#composer-input").count()) === 0, "staff cannot write in it");
-  await check(teacher, "transcript");
 
-  step("the teacher makes a class of the student and the tutor, and sees only their own classes");
+  step("the teacher makes a class of the student and the tutor: a teacher reads their classes' conversations");
   await teacher.getByRole("link", { name: "Classes", exact: true }).click();
   await teacher.getByRole("link", { name: "New class" }).click();
   await teacher.getByLabel("Name").fill("Python 9A");
@@ -363,6 +354,15 @@ async function journey(browser) {
   await teacher.getByRole("link", { name: "← Classes" }).click();
   await teacher.getByText("Teachers: 1 · Students: 1 · Tutors: 1").waitFor();
   await check(teacher, "classes");
+  await teacher.getByRole("link", { name: "Students' conversations" }).click();
+  await teacher.getByLabel("Student", { exact: true }).selectOption({ label: "Jean Student (jean@kigali-hills.example.org)" });
+  await teacher.getByRole("link", { name: new RegExp(QUESTION.slice(0, 30)) }).waitFor();
+  await check(teacher, "students");
+  await teacher.getByRole("link", { name: new RegExp(QUESTION.slice(0, 30)) }).click();
+  await teacher.getByText("You are reading this conversation; only the student writes in it.").waitFor();
+  await teacher.getByText(SECOND).waitFor();
+  assert((await teacher.locator("#composer-input").count()) === 0, "staff cannot write in it");
+  await check(teacher, "transcript");
 
   step("the admin pages");
   for (const [link, heading, name] of [
