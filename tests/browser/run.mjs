@@ -307,8 +307,11 @@ async function journey(browser) {
   await second.getByText("You stopped this answer.").waitFor();
   // The voice stops with the answer (the first one's was cut short by the new question).
   await student.waitForFunction(() => !window.speechSynthesis.speaking, null, { timeout: 2000 });
+  // Stopped well before its end: the first answer is the same script, streamed whole. (A fixed count of characters
+  // was flaky: with the figure drawing on the CPU beside other tests, a click can take a few deltas to land.)
   const stoppedAt = (await second.locator(".markdown").innerText()).length;
-  assert(stoppedAt < 400, `the answer stopped early (${stoppedAt} characters)`);
+  const whole = (await answer.locator(".markdown").innerText()).length;
+  assert(stoppedAt < whole * 0.7, `the answer stopped early (${stoppedAt} of ${whole} characters)`);
 
   step("a dropped connection: the question written meanwhile is sent on reconnect and answered");
   await student.evaluate(() => window.__sockets.at(-1).close());
