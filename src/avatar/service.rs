@@ -40,6 +40,13 @@ pub trait AvatarLinks: Send + Sync + 'static {
     async fn unlink(&self, org_id: Uuid, avatar_id: Uuid) -> anyhow::Result<()>;
 }
 
+/// Whose a new avatar is: an org's, uploaded by someone, or the sample the project offers.
+struct Owner {
+    org_id: Uuid,
+    created_by: Option<Uuid>,
+    sample: bool,
+}
+
 /// An upload as the route received it.
 pub struct NewAvatar {
     pub bytes: Bytes,
@@ -122,13 +129,13 @@ impl AvatarService {
         if upload.bytes.is_empty() {
             return Err(AvatarError::Empty);
         }
-        let name = upload.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).unwrap_or(stem);
+        let name = upload.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map_or(stem, str::to_owned);
         if name.chars().count() > NAME_MAX {
             return Err(AvatarError::NameTooLong(NAME_MAX));
         }
         let inspection = self.inspect(upload.bytes.clone(), self.limits()).await?;
-        let (db, org, by) = (&self.backends.db, caller.org_id, Some(caller.user_id));
-        let row = self.store_new(db, org, by, name, upload.file_name, upload.bytes, inspection, false).await?;
+        let owner = Owner { org_id: caller.org_id, created_by: Some(caller.user_id), sample: false };
+        let row = self.store_new(&self.backends.db, owner, name, upload, inspection).await?;
         self.view(row).await
     }
 
@@ -141,18 +148,16 @@ impl AvatarService {
     }
 
     /// Puts the file in the object store, then its row; a failed insert takes the file back out.
-    #[allow(clippy::too_many_arguments)]
     async fn store_new(
         &self,
         db: &impl ConnectionTrait,
-        org_id: Uuid,
-        created_by: Option<Uuid>,
+        owner: Owner,
         name: String,
-        file_name: String,
-        bytes: Bytes,
+        upload: NewAvatar,
         inspection: Inspection,
-        sample: bool,
     ) -> Result<avatar::Model, AvatarError> {
+        let Owner { org_id, created_by, sample } = owner;
+        let NewAvatar { bytes, file_name, .. } = upload;
         let id = Uuid::now_v7();
         let key = format!("org/{org_id}/avatars/{id}.{}", inspection.format.as_str());
         let now = Utc::now();
@@ -198,8 +203,9 @@ impl AvatarService {
             return Ok(()); // a concurrent request is offering it
         }
         let bytes = Bytes::from_static(SAMPLE_GLB);
-        let name = SAMPLE_NAME.to_owned();
-        let row = self.store_new(&txn, org_id, None, name, "sample.glb".into(), bytes, inspection, true).await?;
+        let owner = Owner { org_id, created_by: None, sample: true };
+        let upload = NewAvatar { bytes, file_name: "sample.glb".into(), name: None };
+        let row = self.store_new(&txn, owner, SAMPLE_NAME.to_owned(), upload, inspection).await?;
         if let Err(err) = txn.commit().await {
             let _ = store::delete_avatar(db, org_id, row.id).await;
             let _ = self.backends.objects.delete(&row.storage_key).await;
