@@ -17,7 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::Settings;
 use crate::platform::Backends;
 use crate::platform::jobs::{JobRegistry, JobRunner};
-use crate::{auth, avatar, billing, chat, classes, http, ingest, openapi, ops, persona};
+use crate::{analytics, auth, avatar, billing, chat, classes, http, ingest, openapi, ops, persona};
 
 /// A domain as the router sees it: its part of the OpenAPI document, and how it registers its state and routes
 /// under `/api/v1`.
@@ -36,8 +36,14 @@ impl Mount {
     }
 }
 
+/// Every domain's mount, and the domains the application itself drives (flushing analytics at shutdown).
+struct Domains {
+    mounts: Vec<Mount>,
+    analytics: analytics::AnalyticsService,
+}
+
 /// Every domain, initialised in dependency order, as the one list the router and the OpenAPI document read.
-async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<Vec<Mount>> {
+async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<Domains> {
     let auth = auth::init(backends).context("starting the auth domain (its signing key, its trusted proxies)")?;
     let billing = billing::init();
     let avatars = avatar::init(backends, auth.clone()).context("starting the avatar domain (its link signing key)")?;
@@ -47,6 +53,18 @@ async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<
     let classes = classes::init(backends, auth.clone(), personas.clone());
     auth.keeps_user_data(Arc::new(classes.clone()));
     auth.enrols(Arc::new(classes.clone()));
+    let analytics = analytics::init(
+        backends,
+        jobs,
+        analytics::Neighbours {
+            auth: auth.clone(),
+            classes: classes.clone(),
+            personas: personas.clone(),
+            ingest: ingest.clone(),
+        },
+    )
+    .context("starting the analytics domain (its time zone, its safety list)")?;
+    auth.keeps_user_data(Arc::new(analytics.clone()));
     let neighbours = chat::Neighbours {
         auth: auth.clone(),
         ingest: ingest.clone(),
@@ -57,14 +75,16 @@ async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<
     };
     let chat = chat::init(backends, neighbours).await;
     auth.keeps_user_data(Arc::new(chat.clone()));
-    Ok(vec![
+    let mounts = vec![
         Mount::new(auth::AuthApi::openapi(), auth, auth::configure),
         Mount::new(ingest::IngestApi::openapi(), ingest, ingest::configure),
         Mount::new(persona::PersonaApi::openapi(), personas, persona::configure),
         Mount::new(avatar::AvatarApi::openapi(), avatars, avatar::configure),
         Mount::new(classes::ClassApi::openapi(), classes, classes::configure),
         Mount::new(chat::ChatApi::openapi(), chat, chat::configure),
-    ])
+        Mount::new(analytics::AnalyticsApi::openapi(), analytics.clone(), analytics::configure),
+    ];
+    Ok(Domains { mounts, analytics })
 }
 
 pub struct Application {
@@ -74,6 +94,7 @@ pub struct Application {
     jobs: Arc<JobRegistry>,
     runner: JobRunner,
     grace: Duration,
+    analytics: analytics::AnalyticsService,
 }
 
 impl Application {
@@ -81,7 +102,8 @@ impl Application {
         crate::platform::tls::install_crypto_provider();
         let backends = Backends::open(settings).await?;
         let mut jobs = JobRegistry::default();
-        let mounts = Arc::new(domains(&backends, &mut jobs).await?);
+        let Domains { mounts, analytics } = domains(&backends, &mut jobs).await?;
+        let mounts = Arc::new(mounts);
         let settings = backends.config.clone();
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
@@ -139,7 +161,7 @@ impl Application {
             &backends.instance_id,
         );
         tracing::info!(port, address = %settings.server.host, "bwenge listening");
-        Ok(Self { port, server, backends, jobs, runner, grace })
+        Ok(Self { port, server, backends, jobs, runner, grace, analytics })
     }
 
     pub fn port(&self) -> u16 {
@@ -151,6 +173,11 @@ impl Application {
         self.backends.clone()
     }
 
+    /// The analytics domain (tests flush its writer before they read what it recorded).
+    pub fn analytics(&self) -> analytics::AnalyticsService {
+        self.analytics.clone()
+    }
+
     /// Every domain's background job handlers, for a worker of one's own (tests play a second process with it).
     pub fn job_registry(&self) -> Arc<JobRegistry> {
         self.jobs.clone()
@@ -159,7 +186,7 @@ impl Application {
     /// Serves until `shutdown` resolves, then stops accepting, drains in-flight requests and job workers (both
     /// within the grace period) and flushes the vector store.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Self { server, backends, runner, grace, .. } = self;
+        let Self { server, backends, runner, grace, analytics, .. } = self;
         let handle = server.handle();
         let mut serving = tokio::spawn(server);
         let served = tokio::select! {
@@ -173,6 +200,10 @@ impl Application {
                 serving.await
             }
         };
+        // Requests and jobs are done: what they recorded is stored before the process goes.
+        if tokio::time::timeout(grace, analytics.flush()).await.is_err() {
+            tracing::error!("analytics events were still being stored when the grace period ended");
+        }
         if let Err(err) = backends.vectors.flush().await {
             tracing::error!(error = ?err, "flushing the vector store at shutdown");
         }

@@ -5,6 +5,7 @@
 //! skeleton and owns its routes, OpenAPI, state and errors; `app` builds the domains from one list and mounts
 //! them behind one router; `web` serves the browser app (`static/`) beside them.
 
+pub mod analytics;
 pub mod app;
 pub mod auth;
 pub mod avatar;

@@ -10,6 +10,7 @@ mod m20261124_000005_chat;
 mod m20261128_000006_session_titles;
 mod m20261128_000007_avatars;
 mod m20261128_000008_classes;
+mod m20261128_000009_analytics;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_session_titles::Migration),
             Box::new(m20261128_000007_avatars::Migration),
             Box::new(m20261128_000008_classes::Migration),
+            Box::new(m20261128_000009_analytics::Migration),
         ]
     }
 }

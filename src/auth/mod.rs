@@ -18,7 +18,7 @@ use utoipa::OpenApi;
 
 pub use error::AuthError;
 pub use extractors::{Admin, AuthUser, ClientIp, Credential, MinRole, RequireRole, Staff};
-pub use service::{Audit, AuthService, Enrolment, UserData};
+pub use service::{Audit, AuthService, Enrolment, Person, UserData};
 pub use views::Role;
 
 use crate::platform::Backends;

@@ -375,6 +375,17 @@ impl Event for AccessChanged {
     const TOPIC: &'static str = "auth-access";
 }
 
+/// Someone signed in with their password (in this process; analytics counts it once, see `platform::events`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub org_id: Uuid,
+    pub user_id: Uuid,
+}
+
+impl Event for SignedIn {
+    const TOPIC: &'static str = "auth-signed-in";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use super::error::ChatError;
 use super::hub::{ChatHub, Outbox, TurnGuard};
 use super::store::{self, NewMessage};
 use super::turn::{self, Turn, TurnResult};
-use super::views::{MessageView, ServerFrame, SessionFilter, SessionScope, SessionSummary};
+use super::views::{ChatActivity, MessageView, ServerFrame, SessionFilter, SessionScope, SessionSummary};
 use crate::auth::{AuthService, AuthUser, Role, UserData};
 use crate::avatar::AvatarService;
 use crate::billing::{BillingService, Quota};
@@ -88,6 +88,13 @@ impl ChatService {
             };
             store::insert_message(db, greeting).await?;
         }
+        self.backends.local_events.emit(&ChatActivity::SessionStarted {
+            org_id: session.org_id,
+            user_id: session.user_id,
+            session_id: session.id,
+            persona_id: session.persona_id,
+            at: session.created_at,
+        });
         Ok(session)
     }
 
@@ -225,6 +232,15 @@ impl ChatService {
         )
         .await?;
         store::set_title(&self.backends.db, &session, content).await?;
+        self.backends.local_events.emit(&ChatActivity::MessageSent {
+            org_id: session.org_id,
+            user_id: session.user_id,
+            session_id: session.id,
+            persona_id: session.persona_id,
+            message_id: question.id,
+            text: question.content.clone(),
+            at: question.created_at,
+        });
         Ok(Accepted { turn: Turn { session, persona, question, origin }, guard })
     }
 

@@ -306,3 +306,48 @@ mod tests {
         assert!(matches!(frame, ClientFrame::MessageSend { client_id: None, .. }));
     }
 }
+
+/// What happened in a conversation, emitted in this process for analytics (see `platform::events`): recorded
+/// once, off the turn's path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatActivity {
+    SessionStarted {
+        org_id: Uuid,
+        user_id: Uuid,
+        session_id: Uuid,
+        persona_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    MessageSent {
+        org_id: Uuid,
+        user_id: Uuid,
+        session_id: Uuid,
+        persona_id: Uuid,
+        message_id: Uuid,
+        text: String,
+        at: DateTime<Utc>,
+    },
+    AnswerCompleted {
+        org_id: Uuid,
+        /// The student who asked.
+        user_id: Uuid,
+        session_id: Uuid,
+        persona_id: Uuid,
+        question_id: Uuid,
+        message_id: Uuid,
+        /// `model`, `extractive` or `not_covered`.
+        answered_by: String,
+        /// `complete`, `cancelled` or `failed`.
+        status: String,
+        latency_ms: u64,
+        tokens: Option<u32>,
+        /// The documents the answer cited, each once.
+        documents: Vec<Uuid>,
+        at: DateTime<Utc>,
+    },
+}
+
+impl crate::platform::events::Event for ChatActivity {
+    const TOPIC: &'static str = "chat-activity";
+}

@@ -4,6 +4,7 @@
 
 mod entities;
 mod error;
+mod oversight;
 mod routes;
 pub mod service;
 mod store;
@@ -13,6 +14,7 @@ use actix_web::web;
 use utoipa::OpenApi;
 
 pub use error::ClassError;
+pub use oversight::OversightPolicy;
 pub use service::ClassService;
 
 use crate::auth::AuthService;

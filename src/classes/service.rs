@@ -2,6 +2,7 @@
 //! students see the classes they are in. A class the caller may not see is simply not found.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
 use sea_orm::TransactionTrait;
@@ -9,9 +10,10 @@ use uuid::Uuid;
 
 use super::entities::{class, class_member};
 use super::error::ClassError;
+use super::oversight::OversightPolicy;
 use super::store;
 use super::views::{ClassView, CreateClass, MemberView, UpdateClass};
-use crate::auth::{Audit, AuthService, AuthUser, ClientIp, Credential, Enrolment, Role, UserData};
+use crate::auth::{Audit, AuthService, AuthUser, ClientIp, Enrolment, Role, UserData};
 use crate::pagination::{Page, PageQuery};
 use crate::persona::PersonaService;
 use crate::platform::Backends;
@@ -23,9 +25,11 @@ const STUDENT: &str = "student";
 
 #[derive(Clone)]
 pub struct ClassService {
-    backends: Backends,
+    pub(super) backends: Backends,
     auth: AuthService,
     personas: PersonaService,
+    /// The org settings on what teachers may read (see `oversight`).
+    pub(super) policy: Arc<RwLock<Option<Arc<dyn OversightPolicy>>>>,
 }
 
 /// The checked fields of a class.
@@ -59,7 +63,7 @@ fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<
 
 impl ClassService {
     pub fn new(backends: &Backends, auth: AuthService, personas: PersonaService) -> Self {
-        Self { backends: backends.clone(), auth, personas }
+        Self { backends: backends.clone(), auth, personas, policy: Arc::default() }
     }
 
     /// Teachers must teach (an admin may too), students must be students; everyone must be the org's.
@@ -176,16 +180,6 @@ impl ClassService {
 
     async fn view(&self, caller: &AuthUser, row: class::Model) -> Result<ClassView, ClassError> {
         Ok(self.views(caller, vec![row]).await?.remove(0))
-    }
-
-    /// Whose conversations `caller` may read besides their own: `None` for the whole org (admins, and API keys,
-    /// which an admin made for the org's systems), else a teacher's classes' students. Students read only their own
-    /// (the caller of this asks for staff only).
-    pub async fn readable_students(&self, caller: &AuthUser) -> anyhow::Result<Option<Vec<Uuid>>> {
-        if caller.role != Role::Teacher || matches!(caller.credential, Credential::ApiKey { .. }) {
-            return Ok(None);
-        }
-        Ok(Some(store::students_taught_by(&self.backends.db, caller.org_id, caller.user_id).await?))
     }
 
     pub async fn create(&self, caller: &AuthUser, body: CreateClass) -> Result<ClassView, ClassError> {

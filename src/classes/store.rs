@@ -157,6 +157,33 @@ pub async fn students_taught_by(db: &impl ConnectionTrait, org_id: Uuid, teacher
         .await
 }
 
+/// The teachers of every class `student` is in.
+pub async fn teachers_of(db: &impl ConnectionTrait, org_id: Uuid, student: Uuid) -> Result<Vec<Uuid>, DbErr> {
+    let classes: Vec<Uuid> = class_member::Entity::find()
+        .select_only()
+        .column(class_member::Column::ClassId)
+        .filter(class_member::Column::OrgId.eq(org_id))
+        .filter(class_member::Column::UserId.eq(student))
+        .filter(class_member::Column::Role.eq("student"))
+        .into_tuple()
+        .all(db)
+        .await?;
+    class_member::Entity::find()
+        .select_only()
+        .column(class_member::Column::UserId)
+        .distinct()
+        .filter(class_member::Column::ClassId.is_in(classes))
+        .filter(class_member::Column::Role.eq("teacher"))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Every membership of every class of the org.
+pub async fn org_members(db: &impl ConnectionTrait, org_id: Uuid) -> Result<Vec<class_member::Model>, DbErr> {
+    class_member::Entity::find().filter(class_member::Column::OrgId.eq(org_id)).all(db).await
+}
+
 pub async fn remove_member_everywhere(db: &impl ConnectionTrait, org_id: Uuid, user_id: Uuid) -> Result<u64, DbErr> {
     let done = class_member::Entity::delete_many()
         .filter(class_member::Column::OrgId.eq(org_id))

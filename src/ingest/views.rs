@@ -156,6 +156,35 @@ impl Event for DocumentProgress {
     const TOPIC: &'static str = "document-uploads";
 }
 
+/// A document's processing ended (in this process; analytics counts it once, see `platform::events`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentFinished {
+    pub org_id: Uuid,
+    pub document_id: Uuid,
+    pub uploaded_by: Uuid,
+    /// `ready` or `failed`.
+    pub status: String,
+    pub chunk_count: i32,
+    pub error_code: Option<String>,
+}
+
+impl Event for DocumentFinished {
+    const TOPIC: &'static str = "document-finished";
+}
+
+impl From<&document::Model> for DocumentFinished {
+    fn from(doc: &document::Model) -> Self {
+        Self {
+            org_id: doc.org_id,
+            document_id: doc.id,
+            uploaded_by: doc.uploaded_by,
+            status: doc.status.clone(),
+            chunk_count: doc.chunk_count,
+            error_code: doc.error_code.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"query": "What does the light reaction of photosynthesis produce?", "top_k": 5}))]
 pub struct SearchRequest {

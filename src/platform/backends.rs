@@ -9,11 +9,13 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 
 use super::db;
+use super::events::LocalBus;
 use super::jobs::JobQueue;
 use super::leases::{Leases, MemoryLeases, RedisLeases};
 use super::llm::chat::{ChatProvider, OpenAiChat, OpenAiChatConfig};
 use super::llm::embeddings::{Embedder, LocalEmbedder, OpenAiEmbedder, OpenAiEmbedderConfig, fetch};
 use super::llm::transcription::{OpenAiTranscriber, OpenAiTranscriberConfig, Transcriber};
+use super::mail::Mailer;
 use super::metrics::Metrics;
 use super::pubsub::{MemoryPubSub, PubSub, RedisPubSub};
 use super::ratelimit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
@@ -33,6 +35,8 @@ pub struct Backends {
     pub redis: Option<Redis>,
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub pubsub: Arc<dyn PubSub>,
+    /// Events handled once, in this process (see `events`).
+    pub local_events: Arc<LocalBus>,
     pub leases: Arc<dyn Leases>,
     pub jobs: JobQueue,
     pub metrics: Arc<Metrics>,
@@ -44,6 +48,8 @@ pub struct Backends {
     pub llm: Option<Arc<dyn ChatProvider>>,
     /// `None`: no transcription provider, so audio and video documents fail with `transcription_unavailable`.
     pub transcription: Option<Arc<dyn Transcriber>>,
+    /// `None` without `smtp.url`: nothing is mailed.
+    pub mail: Option<Mailer>,
     /// Names this process (job leases say which replica holds them).
     pub instance_id: String,
 }
@@ -87,6 +93,7 @@ impl Backends {
         let (embeddings, embeddings_missing) = open_embeddings(&settings).await?;
         let llm = open_llm(&settings)?;
         let transcription = open_transcription(&settings)?;
+        let mail = Mailer::from_settings(&settings.smtp).context("configuring outgoing mail")?;
         let jobs = JobQueue::new(db.clone(), settings.jobs.clone());
         let instance_id = format!("{}-{}", hostname(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
         tracing::info!(
@@ -106,6 +113,7 @@ impl Backends {
             redis,
             rate_limiter,
             pubsub,
+            local_events: Arc::new(LocalBus::default()),
             leases,
             jobs,
             metrics,
@@ -113,6 +121,7 @@ impl Backends {
             embeddings_missing,
             llm,
             transcription,
+            mail,
             instance_id,
         })
     }

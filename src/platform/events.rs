@@ -1,6 +1,16 @@
-//! Typed events on the pub/sub bus. A domain declares its events (a serde type with a topic) and publishes them
-//! without knowing who listens; another domain (analytics, the chat socket) subscribes to the type. Delivery is
-//! best effort and at most once, like the bus under it: events are for reactions, the tables stay the truth.
+//! Typed events. A domain declares its events (a serde type with a topic) and sends them without knowing who
+//! listens; another domain subscribes to the type. Two ways to send:
+//!
+//! - [`publish`] goes over the pub/sub bus to every replica: for reactions every replica must see (a document
+//!   ready reaches its uploader's socket, whichever replica holds it).
+//! - [`LocalBus::emit`] stays in this process: for what must happen once per event (an analytics row). Had
+//!   analytics subscribed on the shared bus, N replicas would each have written every row.
+//!
+//! Delivery is best effort and at most once either way: events are for reactions, the tables stay the truth.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -41,6 +51,38 @@ pub async fn subscribe<E: Event>(pubsub: &dyn PubSub) -> anyhow::Result<BoxStrea
         .boxed())
 }
 
+type Handler = Arc<dyn Fn(&dyn Any) + Send + Sync>;
+
+/// In-process fan-out of typed events to handlers registered at start-up. Handlers run on the emitter's task, so
+/// they must only hand the event on (a `try_send` to a channel); emitting never awaits and never fails.
+#[derive(Default)]
+pub struct LocalBus {
+    handlers: RwLock<HashMap<TypeId, Vec<Handler>>>,
+}
+
+impl LocalBus {
+    /// Calls `handler` with every `E` emitted in this process from now on.
+    pub fn on<E: Event>(&self, handler: impl Fn(&E) + Send + Sync + 'static) {
+        let handler: Handler = Arc::new(move |any: &dyn Any| {
+            if let Some(event) = any.downcast_ref::<E>() {
+                handler(event);
+            }
+        });
+        let mut handlers = self.handlers.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        handlers.entry(TypeId::of::<E>()).or_default().push(handler);
+    }
+
+    pub fn emit<E: Event>(&self, event: &E) {
+        let handlers = {
+            let handlers = self.handlers.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            handlers.get(&TypeId::of::<E>()).cloned().unwrap_or_default()
+        };
+        for handler in handlers {
+            handler(event);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
@@ -68,5 +110,23 @@ mod tests {
         publish(&bus, &Lesson::Finished { student: 7, minutes: 20 }).await;
         assert_eq!(lessons.next().await, Some(Lesson::Started { student: 7 }));
         assert_eq!(lessons.next().await, Some(Lesson::Finished { student: 7, minutes: 20 }));
+    }
+
+    #[test]
+    fn the_local_bus_calls_the_handlers_of_the_emitted_type_only() {
+        let bus = LocalBus::default();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        bus.on::<Lesson>(move |lesson| sink.lock().unwrap().push(format!("{lesson:?}")));
+        bus.emit(&Lesson::Started { student: 1 });
+        bus.emit(&Other(2));
+        assert_eq!(*seen.lock().unwrap(), vec!["Started { student: 1 }".to_owned()]);
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Other(u32);
+
+    impl Event for Other {
+        const TOPIC: &'static str = "test-other";
     }
 }

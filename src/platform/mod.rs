@@ -7,6 +7,7 @@ pub mod events;
 pub mod jobs;
 pub mod leases;
 pub mod llm;
+pub mod mail;
 pub mod metrics;
 pub mod pubsub;
 pub mod ratelimit;

@@ -29,6 +29,7 @@ pub struct TestApp {
     /// Every domain's job handlers, for tests that run a worker of their own.
     pub jobs: std::sync::Arc<JobRegistry>,
     pub settings: Settings,
+    pub analytics: bwenge::analytics::AnalyticsService,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -80,7 +81,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     customize(&mut settings);
     let app = Application::build(settings.clone()).await.expect("application builds");
     let port = app.port();
-    let (backends, jobs) = (app.backends(), app.job_registry());
+    let (backends, jobs, analytics) = (app.backends(), app.job_registry(), app.analytics());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -88,7 +89,30 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         backends,
         jobs,
         settings,
+        analytics,
     }
+}
+
+/// A safety alert for `admin`: a high-severity message in their own session notifies every admin (none is
+/// designated); the flag is raised after the turn, so this waits for it.
+async fn seed_alert(app: &TestApp, admin: &TestUser, session: &str) -> String {
+    let asked = app
+        .post_as(
+            &format!("/api/v1/sessions/{session}/messages"),
+            &admin.access_token,
+            &serde_json::json!({ "content": "I want to hurt myself" }),
+        )
+        .await;
+    assert_eq!(asked.status(), 200, "seed message");
+    for _ in 0..200 {
+        let alerts: serde_json::Value =
+            app.get_as("/api/v1/alerts", &admin.access_token).await.json().await.expect("alerts");
+        if let Some(id) = alerts["items"][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the seeded flag raised no alert");
 }
 
 /// A new, empty database on the server `TEST_DATABASE_URL` points at; tests never share one.
@@ -289,7 +313,11 @@ pub async fn seed_org(app: &TestApp, admin: &TestUser) -> std::collections::Hash
         .json()
         .await
         .expect("class");
+    let student = app.invite(admin, "student").await;
+    let alert = seed_alert(app, admin, session["id"].as_str().expect("session id")).await;
     std::collections::HashMap::from([
+        ("students", student.id),
+        ("alerts", alert),
         ("classes", class["id"].as_str().unwrap_or_else(|| panic!("class: {class}")).to_owned()),
         ("avatars", avatar_id.to_owned()),
         ("users", teacher.id),

@@ -1,6 +1,8 @@
 //! The one integration-test binary: every test spawns the real app (see `helpers`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analytics;
+mod analytics_oversight;
 mod auth;
 mod avatars;
 mod avatars_hostile;
@@ -14,6 +16,7 @@ mod cli;
 mod errors;
 mod fake_embeddings;
 mod fake_llm;
+mod fake_smtp;
 mod helpers;
 mod ingest;
 mod ingest_atomic;

@@ -6,6 +6,7 @@ mod keys;
 mod people;
 mod signin;
 
+pub use people::Person;
 pub use signin::bootstrap_org;
 
 use std::sync::{Arc, RwLock};

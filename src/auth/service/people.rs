@@ -27,6 +27,15 @@ use crate::pagination::{Page, PageQuery};
 
 const INVITATION_DAYS: i64 = 7;
 
+/// Someone another domain writes to or lists.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub active: bool,
+}
+
 impl AuthService {
     pub async fn list_users(
         &self,
@@ -58,6 +67,24 @@ impl AuthService {
     ) -> Result<std::collections::HashMap<Uuid, (String, Role)>, AuthError> {
         let rows = store::users_by_ids(&self.backends.db, org_id, ids).await?;
         Ok(rows.into_iter().filter_map(|u| Role::parse(&u.role).map(|role| (u.id, (u.name, role)))).collect())
+    }
+
+    /// Every person of `org_id` with `role` (id, name, email, active), by name: for the dashboards' and reports'
+    /// lists of students and the admins a report or an alert may go to.
+    pub async fn with_role(&self, org_id: Uuid, role: Role) -> Result<Vec<Person>, AuthError> {
+        let rows = store::users_with_role(&self.backends.db, org_id, role.as_str()).await?;
+        Ok(rows.into_iter().map(|u| Person { id: u.id, name: u.name, email: u.email, active: u.active }).collect())
+    }
+
+    /// Every organisation of the instance (id, name), for jobs that run per org.
+    pub async fn orgs(&self) -> Result<Vec<(Uuid, String)>, AuthError> {
+        Ok(store::orgs(&self.backends.db).await?)
+    }
+
+    /// The org's people among `ids`, with their email (a deleted account is absent), for mail.
+    pub async fn contacts(&self, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Person>, AuthError> {
+        let rows = store::users_by_ids(&self.backends.db, org_id, ids).await?;
+        Ok(rows.into_iter().map(|u| Person { id: u.id, name: u.name, email: u.email, active: u.active }).collect())
     }
 
     /// A user of `org_id`. Another org's id is simply not found.

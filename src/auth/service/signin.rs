@@ -16,8 +16,8 @@ use crate::auth::error::AuthError;
 use crate::auth::extractors::{AuthUser, ClientIp, Credential};
 use crate::auth::store::{self, NewUser, Tokens};
 use crate::auth::views::{
-    EMAIL_MAX, LoginRequest, Me, NAME_MAX, OrgView, RegisterRequest, Role, ServerStatus, TOKEN_MAX, TokenResponse,
-    UserView,
+    EMAIL_MAX, LoginRequest, Me, NAME_MAX, OrgView, RegisterRequest, Role, ServerStatus, SignedIn, TOKEN_MAX,
+    TokenResponse, UserView,
 };
 use crate::auth::{password, secrets};
 use crate::config::Registration;
@@ -76,6 +76,7 @@ impl AuthService {
         }
         store::touch_login(db, &account).await?;
         self.audit(Audit::in_org(Some(account.org_id), Some(account.id), ip, "login.succeeded")).await;
+        self.backends.local_events.emit(&SignedIn { org_id: account.org_id, user_id: account.id });
         self.issue_tokens(&self.backends.db, &account, None).await
     }
 

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ModelTrait, QueryFilter, QueryOrder,
-    Set,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -217,6 +217,27 @@ pub async fn users_by_ids(db: &impl ConnectionTrait, org_id: Uuid, ids: &[Uuid])
     user::Entity::find()
         .filter(user::Column::OrgId.eq(org_id))
         .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+}
+
+/// Every organisation: id and name.
+pub async fn orgs(db: &impl ConnectionTrait) -> Result<Vec<(Uuid, String)>, DbErr> {
+    crate::auth::entities::org::Entity::find()
+        .select_only()
+        .column(crate::auth::entities::org::Column::Id)
+        .column(crate::auth::entities::org::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Every person of `org_id` with `role`, by name.
+pub async fn users_with_role(db: &impl ConnectionTrait, org_id: Uuid, role: &str) -> Result<Vec<user::Model>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::OrgId.eq(org_id))
+        .filter(user::Column::Role.eq(role))
+        .order_by_asc(user::Column::Name)
         .all(db)
         .await
 }

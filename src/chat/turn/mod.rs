@@ -17,7 +17,7 @@ use super::error::ChatError;
 use super::hub::{Outbox, TurnGuard};
 use super::service::ChatService;
 use super::store::{self, NewMessage};
-use super::views::{Citation, MessageView, ServerFrame};
+use super::views::{ChatActivity, Citation, MessageView, ServerFrame};
 use super::{followup, prompt};
 use crate::persona::Persona;
 use crate::platform::llm::chat::{ChatErrorKind, ChatEvent, ChatStream, TokenUsage};
@@ -101,6 +101,23 @@ pub async fn run(chat: &ChatService, turn: &Turn, outbox: &Outbox, guard: TurnGu
     )
     .await?;
     guard.release().await;
+    let mut documents: Vec<Uuid> = citations.iter().map(|c| c.document_id).collect();
+    documents.sort_unstable();
+    documents.dedup();
+    chat.backends.local_events.emit(&ChatActivity::AnswerCompleted {
+        org_id: row.org_id,
+        user_id: turn.session.user_id,
+        session_id: row.session_id,
+        persona_id: turn.session.persona_id,
+        question_id: turn.question.id,
+        message_id: row.id,
+        answered_by: row.answered_by.clone(),
+        status: row.status.clone(),
+        latency_ms,
+        tokens: streamed.usage.map(|u| u.total_tokens),
+        documents,
+        at: row.created_at,
+    });
     let last = match streamed.failed {
         Some(kind) => ServerFrame::Error {
             code: kind.code().to_owned(),

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use self::chunker::{ChunkConfig, Location, Piece};
 use self::extract::{DocKind, ExtractError, Limits};
 use super::entities::document;
-use super::views::DocumentEvent;
+use super::views::{DocumentEvent, DocumentFinished};
 use super::{progress, store};
 use crate::platform::Backends;
 use crate::platform::jobs::{Job, JobError, JobHandler};
@@ -159,6 +159,7 @@ impl IngestJob {
         let count = i32::try_from(total).unwrap_or(i32::MAX);
         let ready = store::mark_ready(&b.db, &doc, kind_name(kind), count).await?.ok_or(StepError::Gone)?;
         progress::publish_state(b.pubsub.as_ref(), &ready).await;
+        b.local_events.emit(&DocumentFinished::from(&ready));
         tracing::info!(document = %ready.id, chunks = total, "document ready");
         Ok(())
     }
@@ -255,6 +256,7 @@ async fn fail(backends: &Backends, doc: &document::Model, code: &str, message: &
         Some(failed) => {
             tracing::warn!(document = %doc.id, code, "document failed");
             progress::publish_state(backends.pubsub.as_ref(), &failed).await;
+            backends.local_events.emit(&DocumentFinished::from(&failed));
         }
         None => tracing::info!(document = %doc.id, "document deleted before it could be marked failed"),
     }

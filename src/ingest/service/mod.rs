@@ -5,6 +5,8 @@ mod collections;
 mod content;
 mod documents;
 
+use std::collections::{HashMap, HashSet};
+
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use uuid::Uuid;
@@ -44,6 +46,12 @@ impl IngestService {
         }
         let found = store::owned_collections(&self.backends.db, org_id, ids).await?;
         Ok(ids.iter().filter(|id| !found.contains(id)).copied().collect())
+    }
+
+    /// The names of the org's documents among `ids` (a deleted one is absent), for lists that show them.
+    pub async fn document_names(&self, org_id: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, IngestError> {
+        let ids: HashSet<Uuid> = ids.iter().copied().collect();
+        Ok(store::document_names(&self.backends.db, org_id, &ids).await?)
     }
 
     /// The best `top_k` passages for `query` among `collection_ids` of `org_id` (every collection of the org when
