@@ -4,6 +4,7 @@
 
 mod entities;
 mod error;
+mod events;
 mod extractors;
 mod jwt;
 mod password;

@@ -37,8 +37,11 @@ const SEVERITIES: [&str; 3] = ["low", "medium", "high"];
 #[derive(Clone)]
 pub struct SafetyLists {
     defaults: Vec<SafetyTerm>,
-    cache: Arc<Mutex<HashMap<Uuid, (Arc<Compiled>, Instant)>>>,
+    cache: Arc<Mutex<Lists>>,
 }
+
+/// Each org's compiled list and when it was read.
+type Lists = HashMap<Uuid, (Arc<Compiled>, Instant)>;
 
 struct Compiled {
     terms: Vec<(Regex, SafetyTerm)>,
@@ -58,7 +61,7 @@ impl SafetyLists {
         Self { defaults: backends.config.safety.default_terms.clone(), cache: Arc::default() }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Arc<Compiled>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lists> {
         self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
