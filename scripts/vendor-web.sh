@@ -26,6 +26,9 @@ packages=(
   "three@0.187.0 examples/jsm/loaders/GLTFLoader.js GLTFLoader.js"
   "three@0.187.0 examples/jsm/utils/BufferGeometryUtils.js BufferGeometryUtils.js"
   "three@0.187.0 examples/jsm/utils/SkeletonUtils.js SkeletonUtils.js"
+  # uPlot, the analytics pages' line charts (a dynamic import too).
+  "uplot@1.6.32 dist/uPlot.esm.js uPlot.esm.js"
+  "uplot@1.6.32 dist/uPlot.min.css uPlot.min.css"
 )
 
 # Bare specifiers become the vendored file names; the addons' `../utils/X.js` become siblings. Both quote styles,

@@ -6,6 +6,8 @@ import { chooseLanguage, t } from "./lib/i18n.js";
 import { match, navigate, onLinkClick, useLocation } from "./lib/router.js";
 import { Session, atLeast, useSession } from "./lib/session.js";
 import { ChatSocket } from "./lib/socket.js";
+import { track } from "./lib/events.js";
+import { useUnreadAlerts } from "./lib/alerts.js";
 import { Loading } from "./components/ui.js";
 import { SignIn, Register, AcceptInvitation } from "./pages/auth.js";
 import { Collections, Collection } from "./pages/collections.js";
@@ -16,6 +18,10 @@ import { ClassEditor, Classes } from "./pages/classes.js";
 import { Tutors, Chat, MySessions } from "./pages/chat.js";
 import { StudentSessions, Transcript } from "./pages/sessions.js";
 import { Users, Invitations, ApiKeys, Audit, System } from "./pages/admin.js";
+import { Analytics } from "./pages/analytics.js";
+import { PersonaAnalytics, StudentAnalytics } from "./pages/analytics-detail.js";
+import { Alerts } from "./pages/alerts.js";
+import { OversightSettings } from "./pages/oversight.js";
 
 chooseLanguage();
 
@@ -40,6 +46,11 @@ const ROUTES = [
   ["/classes", Classes, "teacher"],
   ["/classes/:id", ClassEditor, "teacher"],
   ["/students", StudentSessions, "teacher"],
+  ["/analytics", Analytics, "teacher"],
+  ["/analytics/settings", OversightSettings, "teacher"],
+  ["/analytics/students/:id", StudentAnalytics, "teacher"],
+  ["/analytics/personas/:id", PersonaAnalytics, "teacher"],
+  ["/alerts", Alerts, "teacher"],
   ["/admin/users", Users, "admin"],
   ["/admin/invitations", Invitations, "teacher"],
   ["/admin/keys", ApiKeys, "admin"],
@@ -59,6 +70,16 @@ function SessionPage({ id, query }) {
     : html`<${Transcript} id=${id} query=${query} />`;
 }
 
+/** The Alerts link, with the number of unread alerts beside it (read out as part of the link). */
+function AlertsLink({ current }) {
+  const unread = useUnreadAlerts();
+  return html`<a href="/alerts" aria-current=${current ? "page" : undefined}>
+    ${t("nav.alerts")}${unread > 0 && html`
+      <span class="badge count" aria-hidden="true">${unread > 99 ? "99+" : unread}</span>
+      <span class="visually-hidden">${t("nav.alerts_unread", { n: unread })}</span>`}
+  </a>`;
+}
+
 function Nav({ me }) {
   const role = me.role;
   const links = [
@@ -68,6 +89,8 @@ function Nav({ me }) {
     atLeast(role, "teacher") && ["/personas", t("nav.personas")],
     atLeast(role, "teacher") && ["/avatars", t("nav.avatars")],
     atLeast(role, "teacher") && ["/classes", t("nav.classes")],
+    atLeast(role, "teacher") && ["/analytics", t("nav.analytics")],
+    atLeast(role, "teacher") && ["/alerts", null],
     atLeast(role, "teacher") && ["/students", t("nav.students")],
     atLeast(role, "teacher") && ["/admin/invitations", t("nav.invitations")],
     atLeast(role, "admin") && ["/admin/users", t("nav.users")],
@@ -79,8 +102,9 @@ function Nav({ me }) {
   return html`<nav class="main-nav" aria-label=${t("nav.label")}>
     <ul>
       ${links.map(
-        ([href, label]) => html`<li><a href=${href} aria-current=${path.startsWith(href) ? "page" : undefined}>
-          ${label}</a></li>`,
+        ([href, label]) => html`<li>${href === "/alerts"
+          ? html`<${AlertsLink} current=${path.startsWith(href)} />`
+          : html`<a href=${href} aria-current=${path.startsWith(href) ? "page" : undefined}>${label}</a>`}</li>`,
       )}
     </ul>
   </nav>`;
@@ -131,6 +155,13 @@ function App() {
     if (main) main.focus({ preventScroll: true });
     document.title = `Bwenge`;
   }, [location.path]);
+
+  // Each page viewed, by its route (`/sessions/:id`, not the id): once signed in, and on every navigation.
+  const signedIn = Boolean(session);
+  useEffect(() => {
+    const route = [...PUBLIC, ...ROUTES].find(([pattern]) => match(pattern, location.path));
+    if (signedIn && route) track("page_viewed", { data: { path: route[0] } });
+  }, [location.path, signedIn]);
 
   if (session === undefined) return html`<${Loading} />`;
 

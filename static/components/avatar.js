@@ -10,6 +10,7 @@ import { html, useEffect, useRef, useState } from "../lib/html.js";
 import * as api from "../lib/api.js";
 import { t } from "../lib/i18n.js";
 import { canSpeak, readAloudPreference, rememberReadAloud } from "../lib/speech.js";
+import { track } from "../lib/events.js";
 
 const HIDDEN_KEY = "bwenge.avatarHidden";
 
@@ -60,6 +61,7 @@ export function AvatarCanvas({ avatar, label, onScene, mouth = null, log = [], c
         if (!live) return ready.dispose();
         scene.current = ready;
         setState("ready");
+        track("avatar_loaded", { data: { avatar_id: avatar.id } });
         if (hooks) exposeHook(ready, canvas.current, mouth, log);
         if (onScene) onScene(ready);
         return null;
@@ -69,6 +71,7 @@ export function AvatarCanvas({ avatar, label, onScene, mouth = null, log = [], c
         // The reason is for whoever looks at the console; the page says only that the figure is missing.
         console.warn("avatar:", error);
         setState("failed");
+        track("avatar_failed", { data: { avatar_id: avatar.id } });
       });
     return () => {
       live = false;

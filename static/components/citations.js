@@ -3,6 +3,7 @@
 import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
 import { place } from "../lib/format.js";
+import { track } from "../lib/events.js";
 import { DocumentContent } from "../pages/viewer.js";
 
 /** Where the viewer opens a citation: the exact passage when known, else its page, slide or moment. */
@@ -42,6 +43,7 @@ export function CitationViewer({ citation, onClose }) {
     if (citation) {
       setQuery(citationQuery(citation));
       if (!dialog.open) dialog.showModal();
+      track("citation_opened", { message_id: citation.message_id, data: { document_id: citation.document_id } });
     } else if (dialog.open) {
       dialog.close();
     }

@@ -18,8 +18,9 @@ const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const TYPING_EVERY_MS = 3000;
 
 /** One message, the student's or the tutor's; shared with the read-only transcript. */
-export function MessageItem({ message, speaker, onCite }) {
+export function MessageItem({ message, speaker, onCite: open }) {
   const citations = message.citations || [];
+  const onCite = (citation) => open({ ...citation, message_id: message.id }); // which answer's source, for analytics
   const cited = (n) => citations.some((c) => c.index === n);
   const openMark = (event) => {
     const mark = event.target.closest && event.target.closest("a[data-cite]");

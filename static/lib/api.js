@@ -95,8 +95,13 @@ export async function restore() {
   }
 }
 
-export async function request(method, path, body, { retry = true } = {}) {
-  const headers = { accept: "application/json" };
+/**
+ * Sends one request with the access token; a token that expired meanwhile is refreshed and the request sent once
+ * more. Resolves to the response when it is a success; rejects with an ApiError otherwise. `keepalive` lets a
+ * small request outlive the page (events sent as the tab is hidden).
+ */
+async function send(method, path, body, { retry = true, accept = "application/json", keepalive = false } = {}) {
+  const headers = { accept };
   if (state.token) headers.authorization = `Bearer ${state.token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
   let response;
@@ -106,19 +111,33 @@ export async function request(method, path, body, { retry = true } = {}) {
       headers,
       credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
+      keepalive,
     });
   } catch {
     throw new ApiError(0, { error: { code: "network", message: "the server could not be reached" } });
   }
-  const data = await parse(response).catch(() => null);
-  if (response.ok) return data;
-  const error = new ApiError(response.status, data);
+  if (response.ok) return response;
+  const error = new ApiError(response.status, await parse(response).catch(() => null));
   if (retry && response.status === 401 && ["token_expired", "token_revoked"].includes(error.code)) {
     await refresh();
-    return request(method, path, body, { retry: false });
+    return send(method, path, body, { retry: false, accept, keepalive });
   }
   if (response.status === 401 && !path.startsWith("/auth/")) forget();
   throw error;
+}
+
+export async function request(method, path, body, options = {}) {
+  const response = await send(method, path, body, options);
+  return parse(response).catch(() => null);
+}
+
+/**
+ * A GET whose answer is a file rather than JSON (a report as CSV or HTML): resolves to a Blob of the type the
+ * server sent, through the same token and error handling as every other request.
+ */
+export async function fetchBlob(path, accept = "*/*") {
+  const response = await send("GET", path, undefined, { accept });
+  return response.blob();
 }
 
 export const get = (path) => request("GET", path);

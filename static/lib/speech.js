@@ -1,6 +1,8 @@
 // Read aloud: the browser's own speech synthesis speaks the tutor's answer while it streams, a sentence at a time
 // (a sentence is spoken once it is complete, so the voice never stops mid-phrase waiting for the model), and the
-// rest when the answer is done. The utterances' events drive the avatar's mouth. Nothing leaves the browser.
+// rest when the answer is done. The utterances' events drive the avatar's mouth. The text never leaves the browser;
+// only that an answer was read aloud is counted (lib/events.js).
+import { track } from "./events.js";
 
 const STORAGE_KEY = "bwenge.readAloud";
 
@@ -95,6 +97,10 @@ export class ReadAloud {
   say(part) {
     const text = part.trim();
     if (!text || !canSpeak()) return;
+    if (this.heard !== this.messageId) {
+      this.heard = this.messageId; // once per answer read aloud, for analytics
+      track("speech_played", { message_id: this.messageId });
+    }
     const utterance = new window.SpeechSynthesisUtterance(text);
     utterance.rate = this.rate;
     utterance.lang = document.documentElement.lang || "en";

@@ -5,7 +5,7 @@ import { t } from "../lib/i18n.js";
 import { dateTime } from "../lib/format.js";
 import { navigate } from "../lib/router.js";
 import { Conversation } from "../components/conversation.js";
-import { ErrorNotice, Loading, Notice, Pagination, useLoad } from "../components/ui.js";
+import { ErrorNotice, Loading, Pagination, useLoad } from "../components/ui.js";
 
 const PER_PAGE = 20;
 
@@ -56,7 +56,7 @@ export function Chat({ personaId, sessionId }) {
         <a href="/my-sessions">${t("tutors.history")}</a>
       </div>
     </div>
-    <${Notice}><p>${t("chat.visibility")}</p><//>
+    <p class="oversight-note small">${t("chat.visibility")}</p>
     <${ErrorNotice} error=${meta.error || persona.error} />
     <${Conversation} key=${current.round} personaId=${current.personaId} sessionId=${current.sessionId} persona=${p}
       onSession=${onSession} />

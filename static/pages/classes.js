@@ -52,7 +52,7 @@ export function ClassEditor({ id }) {
 }
 
 /** A filterable list of checkboxes inside a fieldset. */
-function Checklist({ legend, items, chosen, onChange, empty }) {
+export function Checklist({ legend, items, chosen, onChange, empty }) {
   const [filter, setFilter] = useState("");
   const shown = items.filter((i) => i.label.toLowerCase().includes(filter.trim().toLowerCase()));
   const toggle = (value) => onChange(chosen.includes(value) ? chosen.filter((v) => v !== value) : [...chosen, value]);

@@ -1,8 +1,8 @@
 // The web app in a real Chromium, as people use it: a school is created, material uploaded and processed, a tutor
 // made and given the sample 3D avatar, a student invited, a conversation held (streamed, cited, acted out by the
-// tutor's figure and read aloud, stopped, reloaded) and read by staff. Every page is checked with axe-core (no
-// serious or critical violations), photographed at desktop and phone width, and watched: no request may leave the
-// origin, no script may break, the CSP must never be violated.
+// tutor's figure and read aloud, stopped, reloaded) and read by staff, whose analytics show it. Every page is
+// checked with axe-core (no serious or critical violations), photographed at desktop and phone width, and watched:
+// no request may leave the origin, no script may break, the CSP must never be violated.
 //
 // Run by tests/api/browser.rs, which starts the server (with a fake model) and passes:
 //   BWENGE_URL    the server, e.g. http://127.0.0.1:40123
@@ -15,6 +15,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { figureLives, inOrder, watchFigures } from "./avatar.mjs";
+import { teacherAnalytics } from "./analytics.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -244,7 +245,7 @@ async function journey(browser) {
 
   step("a conversation: streamed, cited, the citation opens its page");
   await student.getByRole("link", { name: "Talk to Professor Python" }).click();
-  await student.getByText("Your teachers can read your conversations with tutors.").waitFor();
+  await student.getByText("Your school's staff (your teachers or its administrators) can read your conversations with this tutor.").waitFor();
   await student.getByText("Hello! Ask me about Python errors.").waitFor();
   await student.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
   await figureLives(student, "Professor Python, the tutor, as a 3D figure");
@@ -366,6 +367,8 @@ async function journey(browser) {
   await teacher.getByText(SECOND).waitFor();
   assert((await teacher.locator("#composer-input").count()) === 0, "staff cannot write in it");
   await check(teacher, "transcript");
+
+  await teacherAnalytics(teacher, { step, check });
 
   step("the admin pages");
   for (const [link, heading, name] of [
