@@ -137,34 +137,28 @@ pub async fn delete_class(db: &impl ConnectionTrait, org_id: Uuid, id: Uuid) -> 
 
 /// The students of every class `teacher` teaches.
 pub async fn students_taught_by(db: &impl ConnectionTrait, org_id: Uuid, teacher: Uuid) -> Result<Vec<Uuid>, DbErr> {
-    let classes: Vec<Uuid> = class_member::Entity::find()
-        .select_only()
-        .column(class_member::Column::ClassId)
-        .filter(class_member::Column::OrgId.eq(org_id))
-        .filter(class_member::Column::UserId.eq(teacher))
-        .filter(class_member::Column::Role.eq("teacher"))
-        .into_tuple()
-        .all(db)
-        .await?;
-    class_member::Entity::find()
-        .select_only()
-        .column(class_member::Column::UserId)
-        .distinct()
-        .filter(class_member::Column::ClassId.is_in(classes))
-        .filter(class_member::Column::Role.eq("student"))
-        .into_tuple()
-        .all(db)
-        .await
+    classmates(db, org_id, teacher, "teacher", "student").await
 }
 
 /// The teachers of every class `student` is in.
 pub async fn teachers_of(db: &impl ConnectionTrait, org_id: Uuid, student: Uuid) -> Result<Vec<Uuid>, DbErr> {
+    classmates(db, org_id, student, "student", "teacher").await
+}
+
+/// The members with role `theirs` of every class where `user` has role `mine`, each once.
+async fn classmates(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    user: Uuid,
+    mine: &str,
+    theirs: &str,
+) -> Result<Vec<Uuid>, DbErr> {
     let classes: Vec<Uuid> = class_member::Entity::find()
         .select_only()
         .column(class_member::Column::ClassId)
         .filter(class_member::Column::OrgId.eq(org_id))
-        .filter(class_member::Column::UserId.eq(student))
-        .filter(class_member::Column::Role.eq("student"))
+        .filter(class_member::Column::UserId.eq(user))
+        .filter(class_member::Column::Role.eq(mine))
         .into_tuple()
         .all(db)
         .await?;
@@ -173,7 +167,7 @@ pub async fn teachers_of(db: &impl ConnectionTrait, org_id: Uuid, student: Uuid)
         .column(class_member::Column::UserId)
         .distinct()
         .filter(class_member::Column::ClassId.is_in(classes))
-        .filter(class_member::Column::Role.eq("teacher"))
+        .filter(class_member::Column::Role.eq(theirs))
         .into_tuple()
         .all(db)
         .await
