@@ -18,7 +18,7 @@ use crate::pagination::{Page, PageQuery};
     security(("bearer" = []), ("api_key" = [])), params(Period), extensions(("x-min-role" = json!("teacher"))),
     responses((status = 200, description = "the overview", body = Overview),
         (status = 404, description = "`not_found`: a class the caller does not teach", body = ErrorBody),
-        (status = 422, description = "`invalid_period` or `invalid_query`", body = ErrorBody)))]
+        (status = 422, description = "`invalid_period`: `from` after `to`, longer than 366 days, or outside 1970-9999", body = ErrorBody)))]
 pub async fn overview(
     analytics: web::Data<AnalyticsService>,
     caller: RequireRole<Staff>,
@@ -34,7 +34,8 @@ pub async fn overview(
     security(("bearer" = []), ("api_key" = [])), params(Period, PageQuery),
     extensions(("x-min-role" = json!("teacher"))),
     responses((status = 200, description = "one page of students", body = Page<StudentRow>),
-        (status = 404, description = "`not_found`: a class the caller does not teach", body = ErrorBody)))]
+        (status = 404, description = "`not_found`: a class the caller does not teach", body = ErrorBody),
+        (status = 422, description = "`invalid_period`: `from` after `to`, longer than 366 days, or outside 1970-9999", body = ErrorBody)))]
 pub async fn students(
     analytics: web::Data<AnalyticsService>,
     caller: RequireRole<Staff>,
@@ -52,7 +53,8 @@ pub async fn students(
     security(("bearer" = []), ("api_key" = [])), params(("id" = Uuid, Path), Period),
     extensions(("x-min-role" = json!("teacher"))),
     responses((status = 200, description = "the student's report", body = StudentReport),
-        (status = 404, description = "`not_found`: not a student the caller oversees", body = ErrorBody)))]
+        (status = 404, description = "`not_found`: not a student the caller oversees", body = ErrorBody),
+        (status = 422, description = "`invalid_period`: `from` after `to`, longer than 366 days, or outside 1970-9999", body = ErrorBody)))]
 pub async fn student(
     analytics: web::Data<AnalyticsService>,
     caller: RequireRole<Staff>,
@@ -70,7 +72,8 @@ pub async fn student(
     security(("bearer" = []), ("api_key" = [])), params(("id" = Uuid, Path), Period),
     extensions(("x-min-role" = json!("teacher"))),
     responses((status = 200, description = "the tutor's report", body = PersonaReport),
-        (status = 404, description = "`not_found`", body = ErrorBody)))]
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_period`: `from` after `to`, longer than 366 days, or outside 1970-9999", body = ErrorBody)))]
 pub async fn persona(
     analytics: web::Data<AnalyticsService>,
     caller: RequireRole<Staff>,
@@ -87,7 +90,8 @@ pub async fn persona(
 #[utoipa::path(get, path = "/api/v1/analytics/stuck", tag = "analytics", operation_id = "analytics_stuck",
     security(("bearer" = []), ("api_key" = [])), params(Period), extensions(("x-min-role" = json!("teacher"))),
     responses((status = 200, description = "the groups", body = Groups),
-        (status = 404, description = "`not_found`: a class the caller does not teach", body = ErrorBody)))]
+        (status = 404, description = "`not_found`: a class the caller does not teach", body = ErrorBody),
+        (status = 422, description = "`invalid_period`: `from` after `to`, longer than 366 days, or outside 1970-9999", body = ErrorBody)))]
 pub async fn stuck(
     analytics: web::Data<AnalyticsService>,
     caller: RequireRole<Staff>,
@@ -102,7 +106,8 @@ pub async fn stuck(
 #[utoipa::path(get, path = "/api/v1/analytics/gaps", tag = "analytics", operation_id = "analytics_gaps",
     security(("bearer" = []), ("api_key" = [])), params(Period), extensions(("x-min-role" = json!("teacher"))),
     responses((status = 200, description = "the groups", body = Groups),
-        (status = 404, description = "`not_found`: a class the caller does not teach", body = ErrorBody)))]
+        (status = 404, description = "`not_found`: a class the caller does not teach", body = ErrorBody),
+        (status = 422, description = "`invalid_period`: `from` after `to`, longer than 366 days, or outside 1970-9999", body = ErrorBody)))]
 pub async fn gaps(
     analytics: web::Data<AnalyticsService>,
     caller: RequireRole<Staff>,
