@@ -135,6 +135,7 @@ pub struct StudentReport {
     /// Consecutive days with a message, ending today or yesterday.
     pub streak_days: u64,
     pub last_active: Option<DateTime<Utc>>,
+    /// Every day of the period, days without messages included.
     pub days: Vec<DayMessages>,
     pub documents: Vec<DocumentCount>,
     /// The student's questions grouped by meaning, largest first.

@@ -141,6 +141,7 @@ async fn teachers_see_their_classes_and_admins_the_whole_org() {
     let sam = get(&app, &s.ada, &format!("/api/v1/analytics/students/{}", s.sam.id)).await;
     assert_eq!(sam["totals"]["messages"], 2, "{sam}");
     assert_eq!(sam["streak_days"], 1);
+    assert_eq!(sam["days"].as_array().unwrap().len(), 28, "every day of the period: {sam}");
     assert_eq!(sam["sessions"][0]["id"], sam_session.as_str());
     assert_eq!(sam["sessions"][0]["persona_name"], "Professor Leaf");
     assert_eq!(sam["documents"][0]["id"], s.plants_doc.as_str());

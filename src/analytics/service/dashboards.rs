@@ -200,10 +200,16 @@ impl AnalyticsService {
             },
             streak_days: streak(&all_days, today),
             last_active: last.get(&id).map(|ms| time(*ms)),
-            days: per_day
-                .into_iter()
-                .filter_map(|(day, n)| Some(DayMessages { day: day.parse().ok()?, messages: count(n) }))
-                .collect(),
+            // Every day of the period, as the overview lists them: a chart of one active day is still a period.
+            days: {
+                let per_day: HashMap<String, i64> = per_day.into_iter().collect();
+                days(window.from, window.to)
+                    .map(|day| DayMessages {
+                        day,
+                        messages: count(per_day.get(&day.to_string()).copied().unwrap_or(0)),
+                    })
+                    .collect()
+            },
             documents: self.named_documents(caller.org_id, documents).await?,
             topics,
             sessions: sessions
