@@ -44,10 +44,11 @@ struct Domains {
 
 /// Every domain, initialised in dependency order, as the one list the router and the OpenAPI document read.
 async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<Domains> {
-    let auth = auth::init(backends).context("starting the auth domain (its signing key, its trusted proxies)")?;
-    let billing = billing::init();
+    let billing = billing::init(backends).context("starting the billing domain (its plans, its Stripe client)")?;
+    let auth = auth::init(backends, billing.clone())
+        .context("starting the auth domain (its signing key, its trusted proxies)")?;
     let avatars = avatar::init(backends, auth.clone()).context("starting the avatar domain (its link signing key)")?;
-    let ingest = ingest::init(backends, jobs);
+    let ingest = ingest::init(backends, jobs, billing.clone());
     let personas = persona::init(backends, ingest.clone(), auth.clone(), billing.clone(), avatars.clone());
     avatars.linked_by(Arc::new(personas.clone()));
     let classes = classes::init(backends, auth.clone(), personas.clone());
@@ -58,6 +59,7 @@ async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<
         jobs,
         analytics::Neighbours {
             auth: auth.clone(),
+            billing: billing.clone(),
             classes: classes.clone(),
             personas: personas.clone(),
             ingest: ingest.clone(),
@@ -70,7 +72,7 @@ async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<
         ingest: ingest.clone(),
         personas: personas.clone(),
         avatars: avatars.clone(),
-        billing,
+        billing: billing.clone(),
         classes: classes.clone(),
     };
     let chat = chat::init(backends, neighbours).await;
@@ -83,6 +85,7 @@ async fn domains(backends: &Backends, jobs: &mut JobRegistry) -> anyhow::Result<
         Mount::new(classes::ClassApi::openapi(), classes, classes::configure),
         Mount::new(chat::ChatApi::openapi(), chat, chat::configure),
         Mount::new(analytics::AnalyticsApi::openapi(), analytics.clone(), analytics::configure),
+        Mount::new(billing::BillingApi::openapi(), billing, billing::configure),
     ];
     Ok(Domains { mounts, analytics })
 }

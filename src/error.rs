@@ -33,6 +33,11 @@ pub struct ErrorDetail {
     pub message: String,
     /// Also in the `x-request-id` header and in every log line of the request.
     pub request_id: String,
+    /// Facts a client can act on, for the codes that have them (`quota_exceeded`: which limit, the usage and the
+    /// limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 /// Marks an error response whose body is deliberate (our error shape, or a documented body such as
@@ -49,11 +54,13 @@ pub struct ApiError {
     pub message: String,
     /// Seconds, sent as `Retry-After` (429 and 503).
     pub retry_after: Option<u64>,
+    /// Boxed: most errors have none, and every `Result` carrying an `ApiError` pays for its size.
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self { status, code, message: message.into(), retry_after: None, details: None }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -82,6 +89,11 @@ impl ApiError {
         self.retry_after = Some(secs);
         self
     }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(Box::new(details));
+        self
+    }
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -96,13 +108,28 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        error_response(self.status, self.code, &self.message, self.retry_after)
+        shaped(self.status, self.code, &self.message, self.retry_after, self.details.as_deref().cloned())
     }
 }
 
 pub fn error_response(status: StatusCode, code: &str, message: &str, retry_after: Option<u64>) -> HttpResponse {
+    shaped(status, code, message, retry_after, None)
+}
+
+fn shaped(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    retry_after: Option<u64>,
+    details: Option<serde_json::Value>,
+) -> HttpResponse {
     let body = ErrorBody {
-        error: ErrorDetail { code: code.to_owned(), message: message.to_owned(), request_id: current_request_id() },
+        error: ErrorDetail {
+            code: code.to_owned(),
+            message: message.to_owned(),
+            request_id: current_request_id(),
+            details,
+        },
     };
     let mut response = HttpResponse::build(status);
     if let Some(secs) = retry_after {

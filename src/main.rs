@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         action: ModelCommand,
     },
+    /// An organisation's plan.
+    Plan {
+        #[command(subcommand)]
+        action: PlanCommand,
+    },
     /// Create an organisation and its first admin (whatever `auth.registration` says). The password is read from
     /// BWENGE_ADMIN_PASSWORD, or from the first line of standard input.
     CreateAdmin {
@@ -53,6 +58,23 @@ enum Command {
         email: String,
         #[arg(long)]
         name: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlanCommand {
+    /// Put an organisation on a plan (no payment involved: for instances without Stripe, or by arrangement).
+    Set {
+        /// The organisation's id.
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// free, basic, pro or enterprise.
+        #[arg(long)]
+        plan: String,
         #[arg(long)]
         data_dir: Option<PathBuf>,
         #[arg(long)]
@@ -125,6 +147,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|err| anyhow::anyhow!("{}", err.api().message))?;
             println!("created organisation {org_id} with admin {admin_id}");
+            Ok(())
+        }
+        Command::Plan { action: PlanCommand::Set { org, plan, data_dir, config } } => {
+            let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
+            platform::telemetry::init(&settings.log);
+            let plan = bwenge::billing::Plan::parse(&plan)
+                .ok_or_else(|| anyhow::anyhow!("unknown plan {plan:?}: free, basic, pro or enterprise"))?;
+            let db = platform::db::connect(&settings).await?;
+            platform::db::migrate(&db).await?;
+            let offline = |err: bwenge::auth::AuthError| anyhow::anyhow!("{}", err.api().message);
+            let name = bwenge::auth::service::org_name(&db, org).await.map_err(offline)?;
+            let name = name.ok_or_else(|| anyhow::anyhow!("no organisation {org} on this server"))?;
+            let before = bwenge::billing::set_plan_offline(&db, &settings, org, plan)
+                .await
+                .map_err(|err| anyhow::anyhow!("{}", err.api().message))?;
+            let details = serde_json::json!({ "from": before, "to": plan, "source": "operator" });
+            let entry = bwenge::auth::Audit::system(org, None, "plan.changed").target("billing", plan.as_str());
+            bwenge::auth::service::audit_offline(&db, entry.details(details)).await.map_err(offline)?;
+            println!("{name} ({org}) is on the {} plan (was {})", plan.as_str(), before.as_str());
             Ok(())
         }
         Command::Model { action: ModelCommand::Fetch { dir, data_dir, config } } => {

@@ -22,8 +22,13 @@ import { Analytics } from "./pages/analytics.js";
 import { PersonaAnalytics, StudentAnalytics } from "./pages/analytics-detail.js";
 import { Alerts } from "./pages/alerts.js";
 import { OversightSettings } from "./pages/oversight.js";
+import { Billing } from "./pages/billing.js";
 
 chooseLanguage();
+
+// Addresses made outside the app (Stripe's way back, `/#/billing?checkout=done`) may name the page in the fragment;
+// the app routes by path, so the fragment becomes the path before anything reads it.
+if (window.location.hash.startsWith("#/")) history.replaceState(null, "", window.location.hash.slice(1));
 
 const PUBLIC = [
   ["/signin", SignIn],
@@ -56,6 +61,7 @@ const ROUTES = [
   ["/admin/keys", ApiKeys, "admin"],
   ["/admin/audit", Audit, "admin"],
   ["/admin/system", System, "admin"],
+  ["/billing", Billing, "admin"],
 ];
 
 function home(role) {
@@ -97,6 +103,7 @@ function Nav({ me }) {
     atLeast(role, "admin") && ["/admin/keys", t("nav.keys")],
     atLeast(role, "admin") && ["/admin/audit", t("nav.audit")],
     atLeast(role, "admin") && ["/admin/system", t("nav.system")],
+    atLeast(role, "admin") && ["/billing", t("nav.billing")],
   ].filter(Boolean);
   const path = window.location.pathname;
   return html`<nav class="main-nav" aria-label=${t("nav.label")}>

@@ -11,6 +11,12 @@ mod m20261128_000006_session_titles;
 mod m20261128_000007_avatars;
 mod m20261128_000008_classes;
 mod m20261128_000009_analytics;
+mod m20261129_000010_org_totals;
+mod m20261129_000011_billing;
+
+/// The session-length bucket the org totals migration filled in (the app's own must agree; its tests check).
+#[doc(hidden)]
+pub use m20261129_000010_org_totals::bucket as session_length_bucket;
 
 pub struct Migrator;
 
@@ -27,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_avatars::Migration),
             Box::new(m20261128_000008_classes::Migration),
             Box::new(m20261128_000009_analytics::Migration),
+            Box::new(m20261129_000010_org_totals::Migration),
+            Box::new(m20261129_000011_billing::Migration),
         ]
     }
 }

@@ -99,6 +99,55 @@ pub mod session {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Whole-org session lengths: how many sessions started that day with that tutor fall in each length bucket
+/// (see `store::org_totals::bucket`). The org-wide median reads these few rows instead of sorting every session.
+pub mod session_length {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "analytics_session_lengths")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub persona_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub bucket: i32,
+        pub sessions: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Whole-org citations per day, tutor and document: `document_daily` without the student.
+pub mod document_total {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "analytics_document_totals")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub persona_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub document_id: Uuid,
+        pub citations: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod question {
     use sea_orm::entity::prelude::*;
 

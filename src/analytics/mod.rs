@@ -25,6 +25,7 @@ pub use recorder::Activity;
 pub use service::AnalyticsService;
 
 use crate::auth::{AuthService, UserData};
+use crate::billing::BillingService;
 use crate::chat::views::ChatActivity;
 use crate::classes::ClassService;
 use crate::ingest::IngestService;
@@ -49,6 +50,7 @@ pub struct AnalyticsApi;
 /// The other domains analytics asks.
 pub struct Neighbours {
     pub auth: AuthService,
+    pub billing: BillingService,
     pub classes: ClassService,
     pub personas: PersonaService,
     pub ingest: IngestService,
@@ -77,7 +79,9 @@ pub fn init(backends: &Backends, jobs: &mut JobRegistry, neighbours: Neighbours)
     } else {
         tracing::warn!("analytics.record is off: no activity is recorded and no message is checked for safety");
     }
-    let Neighbours { auth, classes, personas, ingest } = neighbours;
+    let Neighbours { auth, billing, classes, personas, ingest } = neighbours;
+    // Billing counts a month of messages in the org's time zone, which is kept here.
+    billing.calendar_by(Arc::new(zones.clone()));
     let service = AnalyticsService::new(backends, auth, classes.clone(), personas, ingest, recorder, zones);
     classes.oversight_by(Arc::new(service.clone()));
     // Safety checks run on a task of their own per message: a slow moderation endpoint never holds up a turn.

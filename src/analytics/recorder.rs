@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::store::writes;
 use super::zones::Zones;
 use crate::auth::views::SignedIn;
+use crate::billing::BillingActivity;
 use crate::chat::views::ChatActivity;
 use crate::ingest::views::DocumentFinished;
 use crate::platform::Backends;
@@ -42,11 +43,20 @@ pub enum Activity {
         severity: String,
         at: DateTime<Utc>,
     },
-    /// A plan's limit refused something (billing emits it once plans are enforced).
+    /// A plan's limit refused something.
     QuotaHit {
         org_id: Uuid,
         user_id: Option<Uuid>,
         quota: String,
+        at: DateTime<Utc>,
+    },
+    /// An org's plan changed (`source`: `stripe` or `operator`).
+    PlanChanged {
+        org_id: Uuid,
+        user_id: Option<Uuid>,
+        from: String,
+        to: String,
+        source: String,
         at: DateTime<Utc>,
     },
     /// The web app's own event (`POST /events`), already validated.
@@ -150,4 +160,20 @@ pub fn listen(backends: &Backends, recorder: &Recorder) {
     bus.on::<DocumentFinished>(move |e| r.record(Activity::DocumentFinished(e.clone(), Utc::now())));
     let r = recorder.clone();
     bus.on::<ChatActivity>(move |e| r.record(Activity::Chat(e.clone())));
+    let r = recorder.clone();
+    bus.on::<BillingActivity>(move |e| {
+        r.record(match e {
+            BillingActivity::QuotaHit { org_id, user_id, quota, .. } => {
+                Activity::QuotaHit { org_id: *org_id, user_id: *user_id, quota: quota.clone(), at: Utc::now() }
+            }
+            BillingActivity::PlanChanged { org_id, actor_id, from, to, source } => Activity::PlanChanged {
+                org_id: *org_id,
+                user_id: *actor_id,
+                from: from.clone(),
+                to: to.clone(),
+                source: source.clone(),
+                at: Utc::now(),
+            },
+        });
+    });
 }

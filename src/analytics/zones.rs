@@ -71,6 +71,13 @@ pub fn start_of(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::billing::OrgCalendar for Zones {
+    async fn zone(&self, org_id: Uuid) -> anyhow::Result<Tz> {
+        self.of(org_id).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

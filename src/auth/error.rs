@@ -49,6 +49,8 @@ pub enum AuthError {
     #[error("too many requests; retry in {0} s")]
     RateLimited(u64),
     #[error(transparent)]
+    Quota(#[from] crate::billing::BillingError),
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
@@ -76,6 +78,7 @@ impl AuthError {
             Self::InvalidInvitation => (StatusCode::NOT_FOUND, "invalid_invitation"),
             Self::UnknownClass(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_class"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::Quota(err) => return err.api(),
             Self::RateLimited(secs) => {
                 return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", self.to_string())
                     .with_retry_after(*secs);

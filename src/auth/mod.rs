@@ -22,6 +22,7 @@ pub use extractors::{Admin, AuthUser, ClientIp, Credential, MinRole, RequireRole
 pub use service::{Audit, AuthService, Enrolment, Person, UserData};
 pub use views::Role;
 
+use crate::billing::BillingService;
 use crate::platform::Backends;
 
 #[derive(OpenApi)]
@@ -41,9 +42,9 @@ use crate::platform::Backends;
 )]
 pub struct AuthApi;
 
-/// The domain's state: its signing key, loaded or created in the data dir.
-pub fn init(backends: &Backends) -> anyhow::Result<AuthService> {
-    AuthService::new(backends)
+/// The domain's state: its signing key, loaded or created in the data dir; billing, asked about seats.
+pub fn init(backends: &Backends, billing: BillingService) -> anyhow::Result<AuthService> {
+    AuthService::new(backends, billing)
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, service: &AuthService) {

@@ -211,8 +211,9 @@ impl ChatService {
         }
         let content = content.trim();
         let persona = self.persona(session.org_id, session.persona_id).await?;
-        self.billing.check(session.org_id, Quota::Messages).await?;
         let guard = self.hub.begin_turn(session.id, origin).await.ok_or(ChatError::TurnInProgress)?;
+        // Counted once the turn is ours: a refused second turn does not use up the month's messages.
+        self.billing.reserve(session.org_id, Some(caller.user_id), Quota::Messages).await?;
         let question: chat_message::Model = store::insert_message(
             &self.backends.db,
             NewMessage {

@@ -186,7 +186,7 @@ impl Connection {
             ClientFrame::Auth { .. } => Ok(()), // handled above
         };
         if let Err(err) = result {
-            self.outbox.frame(&ServerFrame::error(err.code(), err.api().message));
+            self.outbox.frame(&ServerFrame::api_error(&err.api()));
         }
         false
     }

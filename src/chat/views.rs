@@ -212,6 +212,10 @@ pub enum ServerFrame {
         /// The answer the error ended, when it ended one.
         #[serde(skip_serializing_if = "Option::is_none")]
         message_id: Option<Uuid>,
+        /// As in the HTTP error body (`quota_exceeded`: which limit, the usage and the limit).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        details: Option<serde_json::Value>,
     },
     /// Answers `ping`.
     #[serde(rename = "pong")]
@@ -239,7 +243,17 @@ impl ServerFrame {
     }
 
     pub fn error(code: &str, message: impl Into<String>) -> Self {
-        Self::Error { code: code.to_owned(), message: message.into(), message_id: None }
+        Self::Error { code: code.to_owned(), message: message.into(), message_id: None, details: None }
+    }
+
+    /// An API error as a frame, its details included.
+    pub fn api_error(api: &crate::error::ApiError) -> Self {
+        Self::Error {
+            code: api.code.to_owned(),
+            message: api.message.clone(),
+            message_id: None,
+            details: api.details.as_deref().cloned(),
+        }
     }
 }
 

@@ -11,8 +11,10 @@ use config::{Config, Environment, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+mod billing;
 mod oversight;
 
+pub use billing::{BillingSettings, PlanLimits, PlansSettings, StripePrices, StripeSettings};
 pub use oversight::{AnalyticsSettings, SafetySettings, SafetyTerm, SmtpSettings};
 
 /// The defaults ship inside the binary: a fresh install runs with no config directory at all.
@@ -40,6 +42,9 @@ pub struct Settings {
     pub analytics: AnalyticsSettings,
     pub safety: SafetySettings,
     pub smtp: SmtpSettings,
+    pub plans: PlansSettings,
+    pub billing: BillingSettings,
+    pub stripe: StripeSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

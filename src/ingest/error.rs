@@ -17,6 +17,8 @@ pub enum IngestError {
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
+    Quota(#[from] crate::billing::BillingError),
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
@@ -29,6 +31,7 @@ impl IngestError {
             Self::Unsupported(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type"),
             Self::Empty => (StatusCode::UNPROCESSABLE_ENTITY, "empty_file"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::Quota(err) => return err.api(),
             Self::Unexpected(cause) => return ApiError::internal(cause),
         };
         ApiError::new(status, code, self.to_string())

@@ -21,6 +21,7 @@ use utoipa::OpenApi;
 pub use error::IngestError;
 pub use service::IngestService;
 
+use crate::billing::BillingService;
 use crate::platform::Backends;
 use crate::platform::jobs::JobRegistry;
 
@@ -39,11 +40,11 @@ use crate::platform::jobs::JobRegistry;
 pub struct IngestApi;
 
 /// The domain's service, its pipeline and its orphan sweep registered on the job queue (the sweep scheduled).
-pub fn init(backends: &Backends, jobs: &mut JobRegistry) -> IngestService {
+pub fn init(backends: &Backends, jobs: &mut JobRegistry, billing: BillingService) -> IngestService {
     jobs.register(pipeline::KIND, Arc::new(pipeline::IngestJob { backends: backends.clone() }));
     jobs.register(sweep::KIND, sweep::handler(backends));
     sweep::schedule(backends);
-    IngestService::new(backends)
+    IngestService::new(backends, billing)
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, service: &IngestService) {

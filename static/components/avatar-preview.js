@@ -2,7 +2,8 @@
 // in the reader's words. Shared by the avatars page and the persona editor.
 import { html, useEffect, useState } from "../lib/html.js";
 import * as api from "../lib/api.js";
-import { errorMessage, t } from "../lib/i18n.js";
+import { t } from "../lib/i18n.js";
+import { errorMessage } from "../lib/errors.js";
 import { AvatarCanvas } from "./avatar.js";
 import { Notice, Select } from "./ui.js";
 

@@ -3,10 +3,11 @@
 // question that had not reached the server is sent again, so nothing typed is lost. The tutor's figure acts out the
 // answer's cues and, with Read aloud on, speaks it (lib/avatar-stage.js).
 import { html, useEffect, useRef, useState } from "../lib/html.js";
-import { errorMessage, t } from "../lib/i18n.js";
+import { t } from "../lib/i18n.js";
+import { errorMessage } from "../lib/errors.js";
 import { renderMarkdown } from "../lib/markdown.js";
 import { useSession } from "../lib/session.js";
-import { ErrorNotice, Notice } from "./ui.js";
+import { ErrorNotice, Notice, PlanLink } from "./ui.js";
 import { CitationChips, CitationViewer } from "./citations.js";
 import { ReadAloudToggle, TutorAvatar } from "./avatar.js";
 import { AvatarStage } from "../lib/avatar-stage.js";
@@ -44,7 +45,8 @@ export function MessageItem({ message, speaker, onCite: open }) {
       ${message.status === "failed" &&
       html`<p class="note error">${errorMessage({ code: message.error_code || "llm_unavailable" })}</p>`}
       ${message.pending && html`<p class="note">${message.sent ? t("chat.sending") : t("chat.waiting")}</p>`}
-      ${message.refused && html`<p class="note error">${errorMessage(message.refused)}</p>`}
+      ${message.refused && html`<p class="note error" role="alert">${errorMessage(message.refused)}
+        <${PlanLink} error=${message.refused} /></p>`}
     </div>
     <${CitationChips} citations=${citations} onOpen=${onCite} />
   </li>`;
@@ -176,6 +178,9 @@ export function Conversation({ personaId, sessionId, persona, onSession, figure 
           }
           return;
         case "error": {
+          // Over the socket a plan's limit refuses a question only for the month's messages, which the frame
+          // may not spell out in details.
+          if (frame.code === "quota_exceeded" && !frame.details) frame.details = { quota: "messages_per_month" };
           if (frame.message_id) {
             const message = target(frame.message_id);
             if (message) Object.assign(message, { status: "failed", error_code: frame.code });
@@ -256,7 +261,7 @@ export function Conversation({ personaId, sessionId, persona, onSession, figure 
         ${st.expecting ? t("chat.thinking", { name: tutor }) : othersTyping ? t("chat.someone_typing") : ""}
       </div>
       <p class="visually-hidden" aria-live="polite">${announce}</p>
-      <${ErrorNotice} error=${error && { code: error.code, message: error.message }} />
+      <${ErrorNotice} error=${error && { code: error.code, message: error.message, details: error.details }} />
       <form class="composer" onSubmit=${submit}>
         <label for="composer-input" class="visually-hidden">${t("chat.your_question")}</label>
         <textarea id="composer-input" rows="2" value=${draft} placeholder=${t("chat.placeholder")}

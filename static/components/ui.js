@@ -1,7 +1,9 @@
 // Small building blocks every page uses: labelled fields, error notices from API codes, progress bars, pagination,
 // a confirmation dialog. Accessible by construction: every input has a label, errors are announced.
 import { html, useEffect, useRef, useState } from "../lib/html.js";
-import { errorMessage, t } from "../lib/i18n.js";
+import { t } from "../lib/i18n.js";
+import { errorMessage } from "../lib/errors.js";
+import { useSession } from "../lib/session.js";
 
 let nextId = 0;
 const uid = (prefix) => `${prefix}-${(nextId += 1)}`;
@@ -38,9 +40,16 @@ export function Select({ label, value, onChange, options }) {
 export function ErrorNotice({ error }) {
   if (!error) return null;
   return html`<div class="notice error" role="alert">
-    <p>${errorMessage(error)}</p>
+    <p>${errorMessage(error)} <${PlanLink} error=${error} /></p>
     ${error.requestId && html`<p class="small">${t("errors.request_id", { id: error.requestId })}</p>`}
   </div>`;
+}
+
+/** Beside a plan's limit (`quota_exceeded`), for an admin: the way to the plan and billing page. */
+export function PlanLink({ error }) {
+  const session = useSession(); // none on the public pages (accepting an invitation)
+  if (!error || error.code !== "quota_exceeded" || !session || session.me.role !== "admin") return null;
+  return html`<a href="/billing">${t("errors.quota.see_plans")}</a>`;
 }
 
 export function Notice({ children, kind = "info" }) {

@@ -11,6 +11,8 @@ export class ApiError extends Error {
     this.status = status;
     this.code = detail.code || (status === 0 ? "network" : "internal");
     this.requestId = detail.request_id || null;
+    // Facts some codes carry (`quota_exceeded`: which limit, how much is used, the limit, the plan).
+    this.details = detail.details || null;
   }
 }
 

@@ -6,6 +6,24 @@ export function bytes(n) {
   return t("format.mib", { n: (n / 1024 / 1024).toFixed(1) });
 }
 
+/** A whole number for reading, grouped the catalog's way: 1,000. */
+export function count(n) {
+  return Number(n).toLocaleString(document.documentElement.lang || undefined);
+}
+
+/** A size rounded for reading, without a needless decimal: 412 MB, 1 GB, 1.5 GB (plan limits and usage). */
+export function size(n) {
+  for (const [key, unit] of [["format.gib", 1024 ** 3], ["format.mib", 1024 ** 2], ["format.kib", 1024]]) {
+    if (n >= unit) return t(key, { n: count(Math.round((n / unit) * 10) / 10) });
+  }
+  return t("format.bytes", { n: count(n) });
+}
+
+/** The day alone, for dates where the hour is noise (a renewal, the end of a grace period). */
+export function day(iso) {
+  return iso ? new Date(iso).toLocaleDateString(document.documentElement.lang || undefined, { dateStyle: "long" }) : "";
+}
+
 export function dateTime(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
 }

@@ -24,11 +24,3 @@ export function t(key, vars = {}) {
   const template = typeof text === "string" ? text : key;
   return template.replace(/\{(\w+)\}/g, (_, name) => (vars[name] == null ? `{${name}}` : String(vars[name])));
 }
-
-/** A person-readable message for an API error: its code's catalog entry, or the server's own message. */
-export function errorMessage(error) {
-  if (!error) return "";
-  const code = error.code || "internal";
-  const known = t(`errors.${code}`);
-  return known === `errors.${code}` ? error.message || t("errors.internal") : known;
-}

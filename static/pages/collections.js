@@ -2,11 +2,12 @@
 // each (bytes leaving the browser, then the server's processing stage live over the socket); reprocess, delete.
 import { html, useEffect, useRef, useState } from "../lib/html.js";
 import * as api from "../lib/api.js";
-import { errorMessage, t } from "../lib/i18n.js";
+import { t } from "../lib/i18n.js";
+import { errorMessage } from "../lib/errors.js";
 import { bytes, dateTime } from "../lib/format.js";
 import { navigate } from "../lib/router.js";
 import { useSession } from "../lib/session.js";
-import { Confirm, ErrorNotice, Field, Loading, Pagination, ProgressBar, useLoad } from "../components/ui.js";
+import { Confirm, ErrorNotice, Field, Loading, Pagination, PlanLink, ProgressBar, useLoad } from "../components/ui.js";
 
 const PER_PAGE = 20;
 const FINAL = ["ready", "failed"];
@@ -81,7 +82,8 @@ function Uploads({ uploads }) {
     ${uploads.map(
       (u) => html`<li key=${u.key} class="upload">
         ${u.error
-          ? html`<div class="notice error" role="alert"><strong>${u.name}</strong>: ${errorMessage(u.error)}</div>`
+          ? html`<div class="notice error" role="alert"><strong>${u.name}</strong>: ${errorMessage(u.error)}
+            <${PlanLink} error=${u.error} /></div>`
           : u.doc && FINAL.includes(u.doc.status)
             ? html`<span class="upload-name">${u.name}</span> <${DocumentProgress} doc=${u.doc} />`
             : u.doc

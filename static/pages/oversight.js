@@ -3,7 +3,8 @@
 // list that flags students' messages. Admins change them; teachers see them, read-only.
 import { html, useState } from "../lib/html.js";
 import * as api from "../lib/api.js";
-import { errorMessage, t } from "../lib/i18n.js";
+import { t } from "../lib/i18n.js";
+import { errorMessage } from "../lib/errors.js";
 import { atLeast, useSession } from "../lib/session.js";
 import { ErrorNotice, Field, Loading, Notice, useLoad } from "../components/ui.js";
 import { Checklist } from "./classes.js";

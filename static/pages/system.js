@@ -89,7 +89,7 @@ export function System() {
     <h1>${t("system.title")}</h1>
     <section class="card">
       <h2>${t("system.plan")}</h2>
-      <p>${t("system.plan_is", { plan: me.org.plan })}</p>
+      <p>${t("system.plan_is", { plan: me.org.plan })} <a href="/billing">${t("system.plan_link")}</a></p>
     </section>
     ${ready.loading && !ready.data ? html`<${Loading} />` : null}
     <${ErrorNotice} error=${ready.error && { code: "network" }} />

@@ -33,7 +33,16 @@ async fn every_role_uses_the_web_app_in_chromium() {
         "run `npm ci` in tests/browser first (and install Debian's chromium): .ci/run does both"
     );
     let fake = FakeLlm::start(vec![answer()]).await;
-    let app = spawn_with_llm(&fake, |s| s.llm.first_token_timeout_secs = 10).await;
+    // The admin's billing page sends them to Checkout: a fake Stripe answers with its URL.
+    let stripe = crate::fake_stripe::FakeStripe::start().await;
+    let app = spawn_with_llm(&fake, |s| {
+        s.llm.first_token_timeout_secs = 10;
+        s.stripe.secret_key = crate::fake_stripe::SECRET_KEY.to_owned().into();
+        s.stripe.api_base = stripe.base.clone();
+        s.stripe.prices.basic = "price_basic".into();
+        s.stripe.prices.pro = "price_pro".into();
+    })
+    .await;
     let no_model = crate::helpers::spawn_app_with(|s| s.embeddings.model_dir = "/nonexistent/model".into()).await;
     let output = tokio::process::Command::new("node")
         .arg("run.mjs")
@@ -50,4 +59,7 @@ async fn every_role_uses_the_web_app_in_chromium() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "browser journey failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
     assert!(stdout.contains("browser journey: all good"), "{stdout}");
+    let checkout = stripe.received().into_iter().find(|r| r.path == "/v1/checkout/sessions");
+    let checkout = checkout.expect("the billing page opened a Checkout Session");
+    assert_eq!(checkout.form.get("line_items[0][price]").map(String::as_str), Some("price_pro"));
 }

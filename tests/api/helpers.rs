@@ -195,6 +195,14 @@ impl TestApp {
         self.send(reqwest::Method::POST, path, Some(token), Some(body)).await
     }
 
+    pub async fn patch_as(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.send(reqwest::Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.send(reqwest::Method::DELETE, path, Some(token), None).await
+    }
+
     /// Registers a new org and returns its admin, signed in.
     pub async fn register(&self, org: &str) -> TestUser {
         let email = format!("admin-{}@{}.example.org", Uuid::new_v4().simple(), org.to_lowercase().replace(' ', "-"));

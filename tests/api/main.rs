@@ -3,9 +3,12 @@
 
 mod analytics;
 mod analytics_oversight;
+mod analytics_rollups;
 mod auth;
 mod avatars;
 mod avatars_hostile;
+mod billing;
+mod billing_quotas;
 mod browser;
 mod chat;
 mod chat_gate;
@@ -17,6 +20,7 @@ mod errors;
 mod fake_embeddings;
 mod fake_llm;
 mod fake_smtp;
+mod fake_stripe;
 mod helpers;
 mod ingest;
 mod ingest_atomic;

@@ -12,10 +12,12 @@ use uuid::Uuid;
 use crate::analytics::entities::{daily, document_daily, event, question, session};
 use crate::analytics::recorder::Activity;
 use crate::analytics::zones::{Zones, day_of};
+
+use super::org_totals::{self, Touched};
 use crate::chat::views::ChatActivity;
 
 /// Rows per INSERT: well under SQLite's and PostgreSQL's limits on bound values (10 columns × 1000).
-const ROWS: usize = 1000;
+pub(super) const ROWS: usize = 1000;
 
 #[derive(Default)]
 struct Counts {
@@ -130,6 +132,10 @@ impl Batch {
             Activity::QuotaHit { org_id, user_id, quota, at } => {
                 let data = json!({ "quota": quota });
                 self.events.push(event_row(*org_id, *at, "quota_hit", *user_id, None, None, None, Some(data)));
+            }
+            Activity::PlanChanged { org_id, user_id, from, to, source, at } => {
+                let data = json!({ "from": from, "to": to, "source": source });
+                self.events.push(event_row(*org_id, *at, "plan_changed", *user_id, None, None, None, Some(data)));
             }
             Activity::Client { org_id, user_id, kind, session_id, message_id, data, at } => {
                 let mut data = data.clone().unwrap_or_else(|| json!({}));
@@ -276,6 +282,18 @@ pub async fn store(db: &DatabaseConnection, zones: &Zones, activities: &[Activit
     for activity in activities {
         batch.add(zones, activity).await?;
     }
+    let mut touched = Vec::with_capacity(batch.sessions.len());
+    for (id, d) in &batch.sessions {
+        let zone = zones.of(d.org_id).await?;
+        touched.push(Touched {
+            id: *id,
+            org_id: d.org_id,
+            persona_id: d.persona_id,
+            first: d.first,
+            last: d.last,
+            zone,
+        });
+    }
     let txn = db.begin().await?;
     for rows in batch.events.chunks(ROWS) {
         event::Entity::insert_many(rows.to_vec()).exec_without_returning(&txn).await?;
@@ -311,6 +329,7 @@ pub async fn store(db: &DatabaseConnection, zones: &Zones, activities: &[Activit
             .to_owned();
         daily::Entity::insert_many(rows.to_vec()).on_conflict(conflict).exec_without_returning(&txn).await?;
     }
+    org_totals::add_citations(&txn, &batch.documents).await?;
     let document_rows: Vec<document_daily::ActiveModel> = batch
         .documents
         .into_iter()
@@ -330,6 +349,7 @@ pub async fn store(db: &DatabaseConnection, zones: &Zones, activities: &[Activit
             .to_owned();
         document_daily::Entity::insert_many(rows.to_vec()).on_conflict(conflict).exec_without_returning(&txn).await?;
     }
+    org_totals::move_session_lengths(&txn, &touched).await?;
     let session_rows: Vec<session::ActiveModel> = batch
         .sessions
         .into_iter()

@@ -7,7 +7,7 @@ mod people;
 mod signin;
 
 pub use people::Person;
-pub use signin::bootstrap_org;
+pub use signin::{audit_offline, bootstrap_org, org_name};
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -22,6 +22,7 @@ use super::extractors::{AuthUser, ClientIp, Credential};
 use super::jwt::JwtKeys;
 use super::views::{Role, TokenResponse};
 use super::{entities::user, secrets, store};
+use crate::billing::{BillingActivity, BillingService};
 use crate::config::Settings;
 use crate::platform::Backends;
 
@@ -37,6 +38,8 @@ pub struct AuthService {
     enrolment: Arc<RwLock<Option<Arc<dyn Enrolment>>>>,
     /// When people's access last changed, to refuse tokens issued before (see `access.rs`).
     revocations: Arc<access::Revocations>,
+    /// Seats are a plan's limit: an invitation needs room, accepting one takes a seat, deleting a person frees it.
+    billing: BillingService,
 }
 
 /// A domain that keeps data of a person which must go with them (a student's chats). It registers itself with
@@ -58,7 +61,7 @@ pub trait Enrolment: Send + Sync + 'static {
 
 impl AuthService {
     /// Loads (or, on a first start, creates) the token signing key.
-    pub fn new(backends: &Backends) -> anyhow::Result<Self> {
+    pub fn new(backends: &Backends, billing: BillingService) -> anyhow::Result<Self> {
         let jwt = JwtKeys::load(&backends.config)?;
         let trusted_proxies = backends
             .config
@@ -80,8 +83,10 @@ impl AuthService {
             user_data: Arc::default(),
             enrolment: Arc::default(),
             revocations: Arc::default(),
+            billing,
         };
         service.follow_access_changes();
+        service.audit_billing();
         Ok(service)
     }
 
@@ -210,6 +215,27 @@ impl AuthService {
         }
     }
 
+    /// Plan changes and quota refusals are billing's to decide and the audit log's to keep: each is written on a
+    /// task of its own (the bus's handlers must not wait).
+    fn audit_billing(&self) {
+        let auth = self.clone();
+        self.backends.local_events.on::<BillingActivity>(move |event| {
+            let (action, org_id, actor_id, target, details) = match event {
+                BillingActivity::PlanChanged { org_id, actor_id, from, to, source } => {
+                    let details = serde_json::json!({ "from": from, "to": to, "source": source });
+                    ("plan.changed", *org_id, *actor_id, to.clone(), details)
+                }
+                BillingActivity::QuotaHit { org_id, user_id, quota, used, limit } => {
+                    let details = serde_json::json!({ "quota": quota, "used": used, "limit": limit });
+                    ("quota.refused", *org_id, *user_id, quota.clone(), details)
+                }
+            };
+            let entry = Audit::system(org_id, actor_id, action).target("billing", target).details(details);
+            let auth = auth.clone();
+            tokio::spawn(async move { auth.audit(entry).await });
+        });
+    }
+
     /// A new access token and the next refresh token of `family` (a new family for a fresh sign-in).
     async fn issue_tokens(
         &self,
@@ -255,6 +281,22 @@ impl Audit {
                 target_type: None,
                 target_id: None,
                 ip: Some(ip.0.clone()),
+                details: serde_json::Value::Null,
+            },
+        }
+    }
+
+    /// An action the server took on its own in `org_id` (no request, so no address), on behalf of `actor_id` if
+    /// anyone.
+    pub fn system(org_id: Uuid, actor_id: Option<Uuid>, action: &'static str) -> Self {
+        Self {
+            row: store::NewAuditRow {
+                org_id: Some(org_id),
+                actor_id,
+                action,
+                target_type: None,
+                target_id: None,
+                ip: None,
                 details: serde_json::Value::Null,
             },
         }

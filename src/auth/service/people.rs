@@ -23,6 +23,7 @@ use crate::auth::views::{
     TokenResponse, UpdateUser, UserFilter, UserView,
 };
 use crate::auth::{password, secrets};
+use crate::billing::Quota;
 use crate::pagination::{Page, PageQuery};
 
 const INVITATION_DAYS: i64 = 7;
@@ -138,7 +139,9 @@ impl AuthService {
         let target_id = target.id;
         // Their data first: if erasing fails, the account is still there and deleting again finishes the job.
         self.erase_user_data(target.org_id, target.id).await?;
+        let org_id = target.org_id;
         store::delete_user(&self.backends.db, target).await?;
+        self.billing.release(org_id, Quota::Seats).await?;
         self.access_changed(Some(target_id), None).await;
         self.audit(Audit::by(caller, ip, "user.deleted").target("user", target_id)).await;
         Ok(())
@@ -176,6 +179,7 @@ impl AuthService {
                 return Err(AuthError::UnknownClass(class_id));
             }
         }
+        self.billing.ensure_room(caller.org_id, Some(caller.user_id), Quota::Seats).await?;
         let db = &self.backends.db;
         // Only this org's own accounts are named: an address with an account in another org is invited like a new
         // one, since saying so would tell one school who uses the platform at another. The invitee, who owns the
@@ -250,13 +254,27 @@ impl AuthService {
         let role = Role::parse(&invite.role)
             .ok_or_else(|| anyhow::anyhow!("invitation {} has an unknown role {}", invite.id, invite.role))?;
         let password_hash = password::hash(body.password).await?;
-        let txn = db.begin().await?;
-        if !store::claim_invitation(&txn, invite.id, now).await? {
-            return Err(AuthError::InvalidInvitation);
+        // The seat is taken first (concurrent acceptances cannot pass the plan's limit) and given back if the
+        // account is not made.
+        self.billing.reserve(invite.org_id, None, Quota::Seats).await?;
+        let created = async {
+            let txn = db.begin().await?;
+            if !store::claim_invitation(&txn, invite.id, now).await? {
+                return Err(AuthError::InvalidInvitation);
+            }
+            let new = NewUser { org_id: invite.org_id, email: invite.email.clone(), name, password_hash, role };
+            let account = store::insert_user(&txn, new, now).await.map_err(unique_as_email_taken)?;
+            txn.commit().await?;
+            Ok(account)
         }
-        let new = NewUser { org_id: invite.org_id, email: invite.email.clone(), name, password_hash, role };
-        let account = store::insert_user(&txn, new, now).await.map_err(unique_as_email_taken)?;
-        txn.commit().await?;
+        .await;
+        let account = match created {
+            Ok(account) => account,
+            Err(err) => {
+                self.billing.release(invite.org_id, Quota::Seats).await?;
+                return Err(err);
+            }
+        };
         // The account exists whatever happens here: a class that went meanwhile only means no enrolment.
         if let (Some(class_id), Some(classes)) = (invite.class_id, self.enrolment())
             && let Err(err) = classes.enrol(account.org_id, account.id, role, class_id).await

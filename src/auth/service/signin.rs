@@ -20,6 +20,7 @@ use crate::auth::views::{
     TokenResponse, UserView,
 };
 use crate::auth::{password, secrets};
+use crate::billing::{BillingService, Quota};
 use crate::config::Registration;
 
 impl AuthService {
@@ -34,6 +35,7 @@ impl AuthService {
         let per_hour = self.settings().ratelimit.register_per_ip_per_hour;
         self.limit(&format!("auth:register:ip:{}", ip.0), per_hour, Duration::from_secs(3600)).await?;
         let admin = create_org_admin(&self.backends.db, body).await?;
+        self.billing.record(admin.org_id, Quota::Seats).await?;
         let entry = Audit::in_org(Some(admin.org_id), Some(admin.id), ip, "org.registered").target("org", admin.org_id);
         self.audit(entry).await;
         self.issue_tokens(&self.backends.db, &admin, None).await
@@ -167,7 +169,9 @@ impl AuthService {
             ),
             Credential::ApiKey { .. } => None,
         };
-        Ok(Me { user, org: OrgView::from(org), role: caller.role })
+        let mut org = OrgView::from(org);
+        org.plan = self.billing.plan_of(caller.org_id).await?.plan.as_str().to_owned();
+        Ok(Me { user, org, role: caller.role })
     }
 }
 
@@ -175,6 +179,7 @@ impl AuthService {
 /// operator creates organisations whatever `auth.registration` says), with only a database.
 pub async fn bootstrap_org(db: &DatabaseConnection, body: RegisterRequest) -> Result<(Uuid, Uuid), AuthError> {
     let admin = create_org_admin(db, body).await?;
+    BillingService::record_standing(db, admin.org_id, Quota::Seats).await?;
     let audit = store::NewAuditRow {
         org_id: Some(admin.org_id),
         actor_id: Some(admin.id),
@@ -186,6 +191,17 @@ pub async fn bootstrap_org(db: &DatabaseConnection, body: RegisterRequest) -> Re
     };
     store::insert_audit(db, audit).await?;
     Ok((admin.org_id, admin.id))
+}
+
+/// The organisation's name, if it exists: for operator commands that name one by id, with only a database.
+pub async fn org_name(db: &DatabaseConnection, org_id: Uuid) -> Result<Option<String>, AuthError> {
+    Ok(store::org(db, org_id).await?.map(|org| org.name))
+}
+
+/// Writes an audit entry for an operator command (no server runs, so no request and no bus).
+pub async fn audit_offline(db: &DatabaseConnection, entry: super::Audit) -> Result<(), AuthError> {
+    store::insert_audit(db, entry.row).await?;
+    Ok(())
 }
 
 async fn create_org_admin(db: &DatabaseConnection, body: RegisterRequest) -> Result<user::Model, AuthError> {

@@ -123,6 +123,7 @@ pub async fn run(chat: &ChatService, turn: &Turn, outbox: &Outbox, guard: TurnGu
             code: kind.code().to_owned(),
             message: kind.public_message().to_owned(),
             message_id: Some(em.answer_id),
+            details: None,
         },
         None => ServerFrame::AnswerDone {
             message_id: em.answer_id,

@@ -29,6 +29,8 @@ use crate::pagination::{Page, PageQuery};
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 202, description = "stored and queued", body = DocumentView),
         (status = 404, description = "`not_found`: no such collection", body = ErrorBody),
+        (status = 402, description = "`quota_exceeded`: the plan's storage would be passed (`details` says by how \
+            much)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over `ingest.max_upload_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_type`: the bytes are not a supported kind (an image, an \
             executable, binary data named as text)", body = ErrorBody),
@@ -38,9 +40,16 @@ pub async fn upload(
     ingest: web::Data<IngestService>,
     caller: RequireRole<Staff>,
     id: web::Path<Uuid>,
+    req: actix_web::HttpRequest,
     multipart: Multipart,
 ) -> Result<HttpResponse, IngestError> {
-    let document = ingest.upload(&caller.user, *id, |dir, limit| receive(multipart, dir, limit)).await?;
+    // The request's length bounds the file's: the plan's storage is checked against it before a byte is read.
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let document = ingest.upload(&caller.user, *id, declared, |dir, limit| receive(multipart, dir, limit)).await?;
     Ok(HttpResponse::Accepted().json(document))
 }
 

@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use super::IngestService;
 use crate::auth::AuthUser;
+use crate::billing::Quota;
 use crate::ingest::entities::collection;
 use crate::ingest::error::IngestError;
 use crate::ingest::store;
@@ -97,10 +98,14 @@ impl IngestService {
         store::mark_collection_deleting(&b.db, row.id).await?;
         let filter = VectorFilter::org(row.org_id).with_collections([row.id]);
         b.vectors.delete(&filter).await.map_err(|e| anyhow::Error::new(e).context("deleting collection vectors"))?;
+        let mut bytes = 0u64;
         for doc in store::documents_of_collection(&b.db, row.id).await? {
             b.objects.delete(&doc.blob_key).await?;
+            bytes = bytes.saturating_add(u64::try_from(doc.size_bytes).unwrap_or(0));
         }
+        let org_id = row.org_id;
         store::delete_collection(&b.db, row).await?;
+        self.billing.release(org_id, Quota::StorageBytes(bytes)).await?;
         Ok(())
     }
 }

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::IngestService;
 use crate::auth::AuthUser;
-use crate::ingest::entities::document;
+use crate::billing::Quota;
+use crate::ingest::entities::{collection, document};
 use crate::ingest::error::IngestError;
 use crate::ingest::pipeline::{self, extract};
 use crate::ingest::progress;
@@ -41,12 +42,15 @@ impl Drop for TempFile {
 }
 
 impl IngestService {
-    /// Checks the collection, has `receive` stream the file to disk (given the folder and the size limit),
-    /// stores it and queues it for the pipeline. The answer comes at once; processing continues in the background.
+    /// Checks the collection, reserves the upload's bytes against the plan's storage (before a byte is read: the
+    /// request's declared length, at most the upload limit), has `receive` stream the file to disk (given the folder
+    /// and the size limit), stores it and queues it for the pipeline, then gives back what the file did not use.
+    /// The answer comes at once; processing continues in the background.
     pub async fn upload<F, Fut>(
         &self,
         caller: &AuthUser,
         collection_id: Uuid,
+        declared: Option<u64>,
         receive: F,
     ) -> Result<DocumentView, IngestError>
     where
@@ -54,8 +58,42 @@ impl IngestService {
         Fut: Future<Output = Result<Upload, IngestError>>,
     {
         let collection = self.collection(caller.org_id, collection_id).await?;
+        let max = self.backends.config.ingest.max_upload_bytes;
+        let reserved = match declared {
+            Some(bytes) => {
+                let reserved = bytes.min(max);
+                self.billing.reserve(caller.org_id, Some(caller.user_id), Quota::StorageBytes(reserved)).await?;
+                reserved
+            }
+            // A body of unknown length (chunked) may use what the plan has left.
+            None => self.billing.reserve_storage_up_to(caller.org_id, Some(caller.user_id), max).await?,
+        };
+        let stored = self.store_upload(caller, &collection, reserved, receive).await;
+        let unused = match &stored {
+            Ok(doc) => reserved.saturating_sub(u64::try_from(doc.size_bytes).unwrap_or(0)),
+            Err(_) => reserved,
+        };
+        if unused > 0 {
+            self.billing.release(caller.org_id, Quota::StorageBytes(unused)).await?;
+        }
+        let row = stored?;
+        self.queued(&row).await;
+        Ok(DocumentView::from(row))
+    }
+
+    async fn store_upload<F, Fut>(
+        &self,
+        caller: &AuthUser,
+        collection: &collection::Model,
+        limit: u64,
+        receive: F,
+    ) -> Result<document::Model, IngestError>
+    where
+        F: FnOnce(PathBuf, u64) -> Fut,
+        Fut: Future<Output = Result<Upload, IngestError>>,
+    {
         let b = &self.backends;
-        let file = receive(b.config.server.data_dir.join("tmp"), b.config.ingest.max_upload_bytes).await?;
+        let file = receive(b.config.server.data_dir.join("tmp"), limit).await?;
         refuse_unsupported(&file.file.0, &file.name).await?;
         let doc_id = Uuid::now_v7();
         let blob_key = format!("org/{}/documents/{doc_id}", caller.org_id);
@@ -82,17 +120,12 @@ impl IngestService {
             Ok::<_, IngestError>(row)
         }
         .await;
-        let row = match stored {
-            Ok(row) => row,
-            Err(err) => {
-                if let Err(cleanup) = b.objects.delete(&blob_key).await {
-                    tracing::warn!(error = ?cleanup, "could not remove the blob of a failed upload");
-                }
-                return Err(err);
-            }
-        };
-        self.queued(&row).await;
-        Ok(DocumentView::from(row))
+        if stored.is_err()
+            && let Err(cleanup) = b.objects.delete(&blob_key).await
+        {
+            tracing::warn!(error = ?cleanup, "could not remove the blob of a failed upload");
+        }
+        stored
     }
 
     /// Queues the pipeline for `doc` on `conn` (the transaction that wrote the row).
@@ -140,7 +173,9 @@ impl IngestService {
         let filter = VectorFilter::org(doc.org_id).with_documents([doc.id]);
         b.vectors.delete(&filter).await.map_err(|e| anyhow::Error::new(e).context("deleting document vectors"))?;
         b.objects.delete(&doc.blob_key).await?;
+        let (org_id, bytes) = (doc.org_id, u64::try_from(doc.size_bytes).unwrap_or(0));
         store::delete_document(&b.db, doc).await?;
+        self.billing.release(org_id, Quota::StorageBytes(bytes)).await?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use super::entities::{collection, document};
 use super::error::IngestError;
 use super::views::{DocumentProgress, QUERY_MAX, SEARCH_COLLECTIONS_MAX, SearchResponse, TOP_K_MAX};
 use super::{retrieval, store};
+use crate::billing::BillingService;
 use crate::platform::{Backends, events};
 
 pub use documents::{TempFile, Upload};
@@ -22,11 +23,13 @@ pub use documents::{TempFile, Upload};
 #[derive(Clone)]
 pub struct IngestService {
     backends: Backends,
+    /// Stored bytes are a plan's limit: an upload reserves them, a deletion gives them back.
+    billing: BillingService,
 }
 
 impl IngestService {
-    pub fn new(backends: &Backends) -> Self {
-        Self { backends: backends.clone() }
+    pub fn new(backends: &Backends, billing: BillingService) -> Self {
+        Self { backends: backends.clone(), billing }
     }
 
     /// A collection of `org_id`. Another org's id is simply not found.

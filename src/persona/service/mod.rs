@@ -147,11 +147,18 @@ impl PersonaService {
         let fields = Fields::from_create(body)?;
         self.check_collections(caller.org_id, &fields.collection_ids).await?;
         self.check_avatar(caller.org_id, fields.avatar_id).await?;
-        self.billing.check(caller.org_id, Quota::Personas).await?;
+        self.billing.reserve(caller.org_id, Some(caller.user_id), Quota::Personas).await?;
         let id = Uuid::now_v7();
-        let txn = self.backends.db.begin().await?;
-        store::insert_persona(&txn, id, caller.org_id, caller.user_id, &fields).await?;
-        txn.commit().await?;
+        let stored = async {
+            let txn = self.backends.db.begin().await?;
+            store::insert_persona(&txn, id, caller.org_id, caller.user_id, &fields).await?;
+            txn.commit().await
+        }
+        .await;
+        if let Err(err) = stored {
+            self.billing.release(caller.org_id, Quota::Personas).await?;
+            return Err(err.into());
+        }
         Ok(view(self.find(caller.org_id, id).await?, caller))
     }
 
@@ -159,6 +166,8 @@ impl PersonaService {
     pub async fn update(&self, caller: &AuthUser, id: Uuid, body: UpdatePersona) -> Result<PersonaView, PersonaError> {
         // Found first: another org's id answers 404 whatever the body says.
         let current = self.find(caller.org_id, id).await?;
+        // After a downgrade, an org with more tutors than its plan allows keeps them as they are.
+        self.billing.ensure_within(caller.org_id, Some(caller.user_id), Quota::Personas).await?;
         let fields = Fields::from_update(&current, body)?;
         self.check_collections(current.org_id, &fields.collection_ids).await?;
         if fields.avatar_id != current.avatar_id {
@@ -176,6 +185,7 @@ impl PersonaService {
         let db = &self.backends.db;
         let row = store::persona_in_org(db, caller.org_id, id).await?.ok_or(PersonaError::NotFound)?;
         store::delete_persona(db, caller.org_id, row.id).await?;
+        self.billing.release(caller.org_id, Quota::Personas).await?;
         let details = serde_json::json!({ "name": row.name });
         self.auth.audit(Audit::by(caller, ip, "persona.deleted").target("persona", id).details(details)).await;
         Ok(())
