@@ -51,7 +51,7 @@ pub async fn add(
     amount: i64,
 ) -> Result<(), DbErr> {
     ensure_row(db, org_id, metric, period).await?;
-    let next = Expr::cust_with_values("CASE WHEN used + ? < 0 THEN 0 ELSE used + ? END", [amount, amount]);
+    let next: Expr = Expr::case(used().add(amount).lt(0), 0i64).finally(used().add(amount)).into();
     counter(org_id, metric, period).col_expr(usage::Column::Used, next).exec(db).await?;
     Ok(())
 }

@@ -141,7 +141,14 @@ async fn seats_limit_invitations_and_their_acceptance() {
 #[tokio::test]
 async fn concurrent_sends_at_the_limit_cannot_overshoot() {
     let limits = PlanLimits { messages_per_month: 5, ..SMALL };
-    let app = spawn_app_with(|s| s.plans.free = limits).await;
+    // Replicas share the token signing key, as a deployment configures them.
+    let key = "a replica-shared signing key of at least 32 bytes".to_owned();
+    let jwt = key.clone();
+    let app = spawn_app_with(move |s| {
+        s.plans.free = limits;
+        s.auth.jwt_secret = jwt.into();
+    })
+    .await;
     // On PostgreSQL a second instance shares the database: the limit holds across replicas.
     let database = app.settings.database.url.clone();
     let shared = std::env::var("TEST_DATABASE_URL").is_ok();
@@ -149,6 +156,7 @@ async fn concurrent_sends_at_the_limit_cannot_overshoot() {
         spawn_app_with(move |s| {
             s.plans.free = limits;
             s.database.url = database;
+            s.auth.jwt_secret = key.into();
         })
         .await
     } else {
