@@ -6,13 +6,14 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 use uuid::Uuid;
 
+use super::writes::add;
 use crate::analytics::entities::{document_total, session, session_length};
 use crate::analytics::zones::day_of;
 
@@ -109,10 +110,6 @@ pub async fn documents(
         .into_tuple()
         .all(db)
         .await
-}
-
-fn add(table: &str, col: impl sea_orm::sea_query::IntoIden + Copy) -> Expr {
-    Expr::col((Alias::new(table), col)).add(Expr::col((Alias::new("excluded"), col)))
 }
 
 /// Adds a batch's citations, keyed (org, day, student, tutor, document), to the org-wide totals.

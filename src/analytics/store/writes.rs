@@ -273,7 +273,7 @@ impl Batch {
 }
 
 /// `table.col + excluded.col`: what an upsert adds to a counter.
-fn add(table: &str, col: impl sea_orm::sea_query::IntoIden + Copy) -> Expr {
+pub(super) fn add(table: &str, col: impl sea_orm::sea_query::IntoIden + Copy) -> Expr {
     Expr::col((Alias::new(table), col)).add(Expr::col((Alias::new("excluded"), col)))
 }
 
