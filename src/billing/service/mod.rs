@@ -139,15 +139,23 @@ impl BillingService {
             return Ok(());
         }
         let used = store::used_of(db, org_id, quota.name(), &period).await?;
-        self.inner.backends.local_events.emit(&BillingActivity::QuotaHit {
-            org_id,
-            user_id,
-            quota: quota.name().to_owned(),
-            used,
-            limit,
-        });
+        Err(self.refused(org_id, user_id, quota, used, limit, plan.plan))
+    }
+
+    /// A refusal: said on the bus (the audit log and analytics record it), logged, and answered as a 402.
+    fn refused(
+        &self,
+        org_id: Uuid,
+        user_id: Option<Uuid>,
+        quota: Quota,
+        used: i64,
+        limit: i64,
+        plan: Plan,
+    ) -> BillingError {
+        let event = BillingActivity::QuotaHit { org_id, user_id, quota: quota.name().to_owned(), used, limit };
+        self.inner.backends.local_events.emit(&event);
         tracing::info!(%org_id, quota = quota.name(), used, limit, "quota refused");
-        Err(BillingError::QuotaExceeded { quota, used, limit, plan: plan.plan })
+        BillingError::QuotaExceeded { quota, used, limit, plan }
     }
 
     /// Reserves up to `wanted` bytes of storage: all of them if the plan has room, else what is left. For an
@@ -220,15 +228,7 @@ impl BillingService {
         if used.saturating_add(more) <= limit {
             return Ok(());
         }
-        let quota_name = quota.name().to_owned();
-        self.inner.backends.local_events.emit(&BillingActivity::QuotaHit {
-            org_id,
-            user_id,
-            quota: quota_name,
-            used,
-            limit,
-        });
-        Err(BillingError::QuotaExceeded { quota, used, limit, plan: plan.plan })
+        Err(self.refused(org_id, user_id, quota, used, limit, plan.plan))
     }
 
     /// The plan in force for `org_id`, and its limits: its subscription's, or the default; Free once a failed
