@@ -106,6 +106,11 @@ impl Application {
         let backends = Backends::open(settings).await?;
         let mut jobs = JobRegistry::default();
         let Domains { mounts, analytics } = domains(&backends, &mut jobs).await?;
+        ops::backups::init(&backends, &mut jobs);
+        let ops_token = web::Data::new(
+            ops::backups::OpsToken::load_or_create(&backends.config.server.data_dir)
+                .context("creating the operator's token (secrets/ops.key)")?,
+        );
         let mounts = Arc::new(mounts);
         let settings = backends.config.clone();
         let address = format!("{}:{}", settings.server.host, settings.server.port);
@@ -123,6 +128,7 @@ impl Application {
                 .app_data(shared.clone())
                 .app_data(metrics.clone())
                 .app_data(csp.clone())
+                .app_data(ops_token.clone())
                 .app_data(http::json_config(max_json))
                 .app_data(http::query_config())
                 .app_data(http::path_config())

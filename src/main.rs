@@ -44,6 +44,54 @@ enum Command {
         #[command(subcommand)]
         action: ModelCommand,
     },
+    /// Write one archive of the database, vectors, files and keys (works while a server runs on the data dir).
+    Backup {
+        /// The archive to write (a `.tar.gz`).
+        #[arg(long)]
+        out: PathBuf,
+        /// The port of a server running on this data dir, when it is not the configured one.
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Restore an archive into the configured backends, with the server stopped. Refuses a damaged, truncated or
+    /// newer archive, and a target that already holds data unless --force.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace what the target holds.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Each backend, the schema, the job queue, disk use and the local model; exits 1 if a backend does not answer.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// A demo school (admin, teacher, class, students, material, a tutor with an avatar, a few chats) to explore.
+    SeedDemo {
+        /// The port of a server running on this data dir, when it is not the configured one.
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// An organisation's plan.
     Plan {
         #[command(subcommand)]
@@ -175,6 +223,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let source = platform::llm::embeddings::fetch::ModelSource::pinned(&settings.embeddings.fetch_url);
             platform::llm::embeddings::fetch::fetch_model(&source, &dir).await?;
             println!("embedding model in {}", dir.display());
+            Ok(())
+        }
+        Command::Backup { out, port, data_dir, config } => {
+            let settings = config::load(&Overrides { config_file: config, port, data_dir })?;
+            platform::telemetry::init(&settings.log);
+            bwenge::ops::cli::backup(&settings, &out).await
+        }
+        Command::Restore { from, force, data_dir, config } => {
+            let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
+            platform::telemetry::init(&settings.log);
+            bwenge::ops::cli::restore(&settings, &from, force).await
+        }
+        Command::Status { json, port, data_dir, config } => {
+            let settings = config::load(&Overrides { config_file: config, port, data_dir })?;
+            let status = bwenge::ops::status::status(&settings).await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                println!("{status}");
+            }
+            if !status.ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::SeedDemo { port, data_dir, config } => {
+            let settings = config::load(&Overrides { config_file: config, port, data_dir })?;
+            platform::telemetry::init(&settings.log);
+            let password = bwenge::ops::demo::seed(&settings).await?;
+            println!(
+                "demo seeded: sign in at http://localhost:{} as {} (admin), teacher@demo.bwenge.test (teacher) or \
+                 kofi@ / lena@ / maya@demo.bwenge.test (students), password {password}",
+                settings.server.port,
+                bwenge::ops::demo::ADMIN_EMAIL
+            );
             Ok(())
         }
         Command::Migrate { data_dir, config } => {

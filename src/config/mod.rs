@@ -12,9 +12,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 mod billing;
+mod ops;
 mod oversight;
 
 pub use billing::{BillingSettings, PlanLimits, PlansSettings, StripePrices, StripeSettings};
+pub use ops::BackupSettings;
 pub use oversight::{AnalyticsSettings, SafetySettings, SafetyTerm, SmtpSettings};
 
 /// The defaults ship inside the binary: a fresh install runs with no config directory at all.
@@ -45,6 +47,7 @@ pub struct Settings {
     pub plans: PlansSettings,
     pub billing: BillingSettings,
     pub stripe: StripeSettings,
+    pub backup: BackupSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

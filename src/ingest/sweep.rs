@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::store;
 use crate::platform::Backends;
-use crate::platform::jobs::{Job, JobError, JobHandler, NewJob, now_ms};
+use crate::platform::jobs::{self, Job, JobError, JobHandler};
 
 pub const KIND: &str = "ingest.orphan_sweep";
 /// Vector documents listed per sweep; a store with more is swept a part per period.
@@ -79,28 +79,9 @@ fn document_of(key: &str) -> Option<Uuid> {
 /// dedupe key (the period's number) makes it one job per period.
 pub fn schedule(backends: &Backends) {
     let every = backends.config.ingest.orphan_sweep_secs;
-    if every == 0 {
-        return;
+    if every > 0 {
+        jobs::every(backends.jobs.clone(), backends.db.clone(), KIND, Duration::from_secs(every));
     }
-    let backends = backends.clone();
-    tokio::spawn(async move {
-        let period_ms = i64::try_from(every.saturating_mul(1000)).unwrap_or(i64::MAX);
-        loop {
-            let next = (now_ms() / period_ms).saturating_add(1);
-            let job = NewJob {
-                kind: KIND.into(),
-                payload: serde_json::json!({}),
-                org_id: None,
-                dedupe_key: Some(format!("{KIND}:{next}")),
-            };
-            let run_at = next.saturating_mul(period_ms);
-            if let Err(err) = backends.jobs.enqueue_in(&backends.db, job, run_at).await {
-                tracing::warn!(error = ?err, "could not schedule the orphan sweep");
-            }
-            let wait = run_at.saturating_sub(now_ms()).max(1000);
-            tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(1000))).await;
-        }
-    });
 }
 
 pub fn handler(backends: &Backends) -> Arc<SweepJob> {

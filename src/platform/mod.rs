@@ -2,6 +2,7 @@
 //! implementation per deployment shape (embedded default, distributed when configured).
 
 mod backends;
+pub mod backup;
 pub mod db;
 pub mod events;
 pub mod jobs;

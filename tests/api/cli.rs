@@ -113,3 +113,47 @@ async fn create_admin_bootstraps_an_organisation_on_a_closed_server() {
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password"), "{}", String::from_utf8_lossy(&weak.stderr));
 }
+
+#[tokio::test]
+async fn seed_demo_makes_a_living_school_once() {
+    if std::env::var("TEST_DATABASE_URL").is_ok() {
+        return; // the command runs on the embedded defaults here; the API it drives is the suite's subject
+    }
+    let dir = test_data_dir();
+    let model =
+        std::env::var("BWENGE_TEST_MODEL_DIR").unwrap_or_else(|_| "/var/tmp/bwenge-model/all-MiniLM-L6-v2".into());
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let seed = || {
+        Command::new(env!("CARGO_BIN_EXE_bwenge"))
+            .args(["seed-demo", "--port", &free_port, "--data-dir"])
+            .arg(&dir)
+            .env("BWENGE_DEMO_PASSWORD", crate::helpers::PASSWORD)
+            .env("BWENGE__EMBEDDINGS__FETCH", "false")
+            .env("BWENGE__EMBEDDINGS__MODEL_DIR", &model)
+            .output()
+            .expect("binary runs")
+    };
+    let output = seed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("demo seeded") && stdout.contains(bwenge::ops::demo::ADMIN_EMAIL), "{stdout}");
+    let again = seed();
+    assert!(!again.status.success(), "a second seed refuses");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already seeded"));
+
+    let app = crate::helpers::spawn_app_on(crate::helpers::test_settings(&dir).await).await;
+    let login = serde_json::json!({ "email": bwenge::ops::demo::ADMIN_EMAIL, "password": crate::helpers::PASSWORD });
+    let tokens: serde_json::Value = app.post_json("/api/v1/auth/login", &login).await.json().await.unwrap();
+    let admin = tokens["access_token"].as_str().expect("the demo admin signs in");
+    let classes: serde_json::Value = app.get_as("/api/v1/classes", admin).await.json().await.unwrap();
+    assert_eq!(classes["items"][0]["name"], "Year 8 Science", "{classes}");
+    let collections: serde_json::Value = app.get_as("/api/v1/collections", admin).await.json().await.unwrap();
+    let id = collections["items"][0]["id"].as_str().unwrap();
+    let documents: serde_json::Value =
+        app.get_as(&format!("/api/v1/collections/{id}/documents"), admin).await.json().await.unwrap();
+    let documents = documents["items"].as_array().unwrap();
+    assert_eq!(documents.len(), 3);
+    assert!(documents.iter().all(|d| d["status"] == "ready"), "{documents:?}");
+    let personas: serde_json::Value = app.get_as("/api/v1/personas", admin).await.json().await.unwrap();
+    assert!(!personas["items"][0]["avatar_id"].is_null(), "the tutor has the sample avatar: {personas}");
+}

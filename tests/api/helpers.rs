@@ -76,9 +76,14 @@ pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
 }
 
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
-    LazyLock::force(&TRACING);
     let mut settings = test_settings(&test_data_dir()).await;
     customize(&mut settings);
+    spawn_app_on(settings).await
+}
+
+/// An app on exactly these settings (a second app on the same backends, or one on a restored data dir).
+pub async fn spawn_app_on(settings: Settings) -> TestApp {
+    LazyLock::force(&TRACING);
     let app = Application::build(settings.clone()).await.expect("application builds");
     let port = app.port();
     let (backends, jobs, analytics) = (app.backends(), app.job_registry(), app.analytics());
@@ -116,7 +121,7 @@ async fn seed_alert(app: &TestApp, admin: &TestUser, session: &str) -> String {
 }
 
 /// A new, empty database on the server `TEST_DATABASE_URL` points at; tests never share one.
-async fn fresh_postgres_database(base_url: &str) -> String {
+pub async fn fresh_postgres_database(base_url: &str) -> String {
     let name = format!("bwenge_test_{}", Uuid::new_v4().simple());
     let admin = Database::connect(base_url).await.expect("TEST_DATABASE_URL reachable");
     admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");

@@ -52,3 +52,26 @@ impl JobRunner {
         }
     }
 }
+
+/// Queues a `kind` job (empty payload) at the end of every `period`, for as long as the process runs. Every
+/// replica calls this; the period's number as dedupe key makes it one job per period.
+pub fn every(queue: JobQueue, db: sea_orm::DatabaseConnection, kind: &'static str, period: Duration) {
+    tokio::spawn(async move {
+        let period_ms = i64::try_from(period.as_millis()).unwrap_or(i64::MAX).max(1);
+        loop {
+            let next = (now_ms() / period_ms).saturating_add(1);
+            let job = NewJob {
+                kind: kind.into(),
+                payload: serde_json::json!({}),
+                org_id: None,
+                dedupe_key: Some(format!("{kind}:{next}")),
+            };
+            let run_at = next.saturating_mul(period_ms);
+            if let Err(err) = queue.enqueue_in(&db, job, run_at).await {
+                tracing::warn!(error = ?err, kind, "could not schedule the next periodic job");
+            }
+            let wait = run_at.saturating_sub(now_ms()).max(1000);
+            tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(1000))).await;
+        }
+    });
+}

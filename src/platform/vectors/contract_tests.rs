@@ -241,6 +241,44 @@ async fn maintenance_lists_and_deletes_documents_across_orgs(store: &dyn VectorS
     store.delete_documents(&[]).await.unwrap();
 }
 
+/// A backup reads every point page by page, vectors and payload exactly as stored, across orgs.
+async fn export_pages_through_every_point(store: &dyn VectorStore) {
+    let f = Fixture::new();
+    store.upsert(f.points.clone()).await.unwrap();
+    let mut exported = std::collections::HashMap::new();
+    let (mut from, mut pages) = (None, 0);
+    loop {
+        let page = store.export_page(from, 2).await.unwrap();
+        assert!(page.points.len() <= 2, "a page holds at most `limit` points");
+        pages += 1;
+        exported.extend(page.points.into_iter().map(|p| (p.id, p)));
+        match page.next {
+            Some(next) => from = Some(next),
+            None => break,
+        }
+        assert!(pages < 100_000, "pages end");
+    }
+    for original in &f.points {
+        let stored = exported.get(&original.id).expect("every point is exported");
+        // Cosine collections store vectors normalised: compare directions.
+        let unit = |v: &[f32]| {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter().map(|x| x / norm).collect::<Vec<f32>>()
+        };
+        let (stored_dense, original_dense) = (stored.dense.as_ref().unwrap(), original.dense.as_ref().unwrap());
+        assert!(unit(stored_dense).iter().zip(unit(original_dense)).all(|(a, b)| (a - b).abs() < 1e-6), "dense kept");
+        assert_eq!(stored.payload, original.payload);
+        let (a, b) = (stored.sparse.as_ref().unwrap(), original.sparse.as_ref().unwrap());
+        let sorted = |v: &super::SparseVector| {
+            let mut pairs: Vec<(u32, u32)> = v.indices.iter().zip(&v.values).map(|(i, x)| (*i, x.to_bits())).collect();
+            pairs.sort_unstable();
+            pairs
+        };
+        assert_eq!(sorted(a), sorted(b), "sparse vector kept (order aside)");
+    }
+    assert!(pages >= 3, "five points or more at two a page: {pages} pages");
+}
+
 pub(super) async fn run_all(store: &dyn VectorStore) {
     tenant_isolation_and_ranking(store).await;
     filters(store).await;
@@ -248,6 +286,7 @@ pub(super) async fn run_all(store: &dyn VectorStore) {
     upsert_is_idempotent(store).await;
     rejects_invalid_input(store).await;
     maintenance_lists_and_deletes_documents_across_orgs(store).await;
+    export_pages_through_every_point(store).await;
     store.flush().await.unwrap();
     store.health().await.unwrap();
 }

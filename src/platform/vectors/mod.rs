@@ -82,6 +82,13 @@ impl PointPayload {
     }
 }
 
+/// A page of [`VectorStore::export_page`].
+#[derive(Debug, Default)]
+pub struct ExportPage {
+    pub points: Vec<VectorPoint>,
+    pub next: Option<Uuid>,
+}
+
 #[derive(Debug, Clone)]
 pub struct VectorPoint {
     pub id: Uuid,
@@ -193,6 +200,9 @@ pub trait VectorStore: Send + Sync + 'static {
     async fn document_ids(&self, limit: usize) -> Result<Vec<Uuid>, VectorError>;
     /// Maintenance: deletes every point of these documents, whatever their org (document ids are unique).
     async fn delete_documents(&self, ids: &[Uuid]) -> Result<(), VectorError>;
+    /// One page of every point of every tenant, vectors and payload included, in id order, with the id the next
+    /// page starts at (`None` at the end). For backups, which must carry the vectors as stored rather than re-embed.
+    async fn export_page(&self, from: Option<Uuid>, limit: usize) -> Result<ExportPage, VectorError>;
 }
 
 /// Checks shared by both backends, so they reject exactly the same inputs with the same errors

@@ -8,20 +8,21 @@ use std::time::Duration;
 use qdrant_client::qdrant::facet_value::Variant as FacetVariant;
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::value::Kind;
+use qdrant_client::qdrant::vector_output::Vector as StoredVector;
 use qdrant_client::qdrant::vectors_config::Config as VectorsConfigKind;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
     Distance, FacetCountsBuilder, FieldType, Filter, HnswConfigDiffBuilder, KeywordIndexParamsBuilder, ListValue,
-    Modifier, PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder, Rrf, SparseVectorParamsBuilder,
-    SparseVectorsConfigBuilder, Struct, UpsertPointsBuilder, Value, Vector, VectorInput, VectorParamsBuilder,
-    VectorsConfigBuilder,
+    Modifier, PointId, PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder, RetrievedPoint, Rrf,
+    ScrollPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder, Struct, UpsertPointsBuilder, Value,
+    Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use uuid::Uuid;
 
 use super::{
-    COLLECTION_ID, DENSE, DOCUMENT_ID, HybridQuery, ORG_ID, PointPayload, SPARSE, ScoredPoint, VectorError,
-    VectorFilter, VectorPoint, VectorStore, validate_points, validate_query,
+    COLLECTION_ID, DENSE, DOCUMENT_ID, ExportPage, HybridQuery, ORG_ID, PointPayload, SPARSE, ScoredPoint,
+    SparseVector, VectorError, VectorFilter, VectorPoint, VectorStore, validate_points, validate_query,
 };
 
 /// Keeps each gRPC request well under the server's message size limit.
@@ -178,13 +179,37 @@ fn server_query(collection: &str, q: &HybridQuery) -> QueryPointsBuilder {
     request
 }
 
-fn scored_point(p: qdrant_client::qdrant::ScoredPoint) -> Result<ScoredPoint, VectorError> {
-    let id = match p.id.and_then(|id| id.point_id_options) {
+fn point_uuid(id: PointId) -> Result<Uuid, VectorError> {
+    match id.point_id_options {
         Some(PointIdOptions::Uuid(s)) => {
-            Uuid::parse_str(&s).map_err(|e| VectorError::Backend(format!("bad point id {s}: {e}")))?
+            Uuid::parse_str(&s).map_err(|e| VectorError::Backend(format!("bad point id {s}: {e}")))
         }
-        other => return Err(VectorError::Backend(format!("unexpected point id {other:?}"))),
-    };
+        other => Err(VectorError::Backend(format!("unexpected point id {other:?}"))),
+    }
+}
+
+/// A stored point back in the store's terms (for exports).
+fn stored_point(p: RetrievedPoint) -> Result<VectorPoint, VectorError> {
+    let id = point_uuid(p.id.unwrap_or_default())?;
+    let (mut dense, mut sparse) = (None, None);
+    if let Some(vectors) = &p.vectors {
+        match vectors.get_vector_by_name(DENSE) {
+            Some(StoredVector::Dense(v)) => dense = Some(v.data),
+            Some(_) => return Err(VectorError::Backend(format!("point {id}: `{DENSE}` is not a dense vector"))),
+            None => {}
+        }
+        match vectors.get_vector_by_name(SPARSE) {
+            Some(StoredVector::Sparse(v)) => sparse = Some(SparseVector { indices: v.indices, values: v.values }),
+            Some(_) => return Err(VectorError::Backend(format!("point {id}: `{SPARSE}` is not a sparse vector"))),
+            None => {}
+        }
+    }
+    let payload = p.payload.into_iter().map(|(k, v)| (k, from_value(v))).collect();
+    Ok(VectorPoint { id, dense, sparse, payload: PointPayload::from_json_map(payload)? })
+}
+
+fn scored_point(p: qdrant_client::qdrant::ScoredPoint) -> Result<ScoredPoint, VectorError> {
+    let id = point_uuid(p.id.unwrap_or_default())?;
     let payload = p.payload.into_iter().map(|(k, v)| (k, from_value(v))).collect();
     Ok(ScoredPoint { id, score: p.score, payload: PointPayload::from_json_map(payload)? })
 }
@@ -259,9 +284,12 @@ impl VectorStore for QdrantVectorStore {
             .limit(u64::try_from(limit.max(1)).unwrap_or(u64::MAX))
             .exact(true);
         let response = self.client.facet(request).await.map_err(err("facet"))?;
+        // An exact facet also lists values whose points were all deleted, with a count of 0 (seen on Qdrant
+        // 1.18): those documents have no points.
         Ok(response
             .hits
             .into_iter()
+            .filter(|hit| hit.count > 0)
             .filter_map(|hit| match hit.value?.variant? {
                 FacetVariant::StringValue(id) => Uuid::parse_str(&id).ok(),
                 _ => None,
@@ -278,6 +306,20 @@ impl VectorStore for QdrantVectorStore {
         let request = DeletePointsBuilder::new(&self.collection).points(filter).wait(true);
         self.client.delete_points(request).await.map_err(err("delete_documents"))?;
         Ok(())
+    }
+
+    async fn export_page(&self, from: Option<Uuid>, limit: usize) -> Result<ExportPage, VectorError> {
+        let mut request = ScrollPointsBuilder::new(&self.collection)
+            .limit(u32::try_from(limit.max(1)).unwrap_or(u32::MAX))
+            .with_payload(true)
+            .with_vectors(true);
+        if let Some(from) = from {
+            request = request.offset(PointId::from(from.to_string()));
+        }
+        let response = self.client.scroll(request).await.map_err(err("scroll"))?;
+        let next = response.next_page_offset.map(point_uuid).transpose()?;
+        let points = response.result.into_iter().map(stored_point).collect::<Result<_, _>>()?;
+        Ok(ExportPage { points, next })
     }
 
     async fn health(&self) -> Result<(), VectorError> {

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use qdrant_edge::{
     Condition, FieldCondition, Filter, Fusion, JsonPath, Match, NamedQuery, Payload, PointId, PointStructPersisted,
-    Prefetch, QueryEnum, QueryRequest, ScoringQuery, ValueVariants, VectorInternal, VectorPersisted,
-    VectorStructPersisted, WithPayloadInterface, WithVector,
+    Prefetch, QueryEnum, QueryRequest, Record, ScoringQuery, ValueVariants, VectorInternal, VectorPersisted,
+    VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 
 use crate::platform::vectors::{
@@ -57,6 +57,27 @@ pub(super) fn edge_point(p: VectorPoint) -> Result<PointStructPersisted, VectorE
         vector: VectorStructPersisted::Named(vectors),
         payload: Some(Payload(p.payload.to_json_map())),
     })
+}
+
+/// A stored point back in the store's terms (for exports).
+pub(super) fn stored_point(record: Record) -> Result<VectorPoint, VectorError> {
+    let PointId::Uuid(id) = record.id else {
+        return Err(VectorError::Backend(format!("unexpected numeric point id {}", record.id)));
+    };
+    let payload = record.payload.ok_or_else(|| VectorError::Backend(format!("point {id} stored without payload")))?;
+    let (mut dense, mut sparse) = (None, None);
+    if let Some(VectorStructInternal::Named(vectors)) = record.vector {
+        for (name, vector) in vectors {
+            match (name.as_str(), vector) {
+                (DENSE, VectorInternal::Dense(v)) => dense = Some(v),
+                (SPARSE, VectorInternal::Sparse(v)) => {
+                    sparse = Some(SparseVector { indices: v.indices, values: v.values });
+                }
+                (other, _) => return Err(VectorError::Backend(format!("point {id} has unexpected vector {other}"))),
+            }
+        }
+    }
+    Ok(VectorPoint { id, dense, sparse, payload: PointPayload::from_json_map(payload.0)? })
 }
 
 pub(super) fn nearest(using: &str, vector: VectorInternal) -> ScoringQuery {

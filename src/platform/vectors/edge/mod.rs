@@ -18,18 +18,21 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use qdrant_edge::{
     CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard, EdgeSparseVectorParams,
     EdgeVectorParams, FacetRequest, FacetValue, FieldIndexOperations, HnswIndexConfig, KeywordIndexParams, Modifier,
-    PayloadFieldSchema, PayloadSchemaParams, PointInsertOperations, PointOperations, UpdateOperation,
+    PayloadFieldSchema, PayloadSchemaParams, PointId, PointInsertOperations, PointOperations, ScrollRequest,
+    UpdateOperation, WithPayloadInterface, WithVector,
 };
 use uuid::Uuid;
 
 use super::{
-    COLLECTION_ID, DENSE, DOCUMENT_ID, HybridQuery, ORG_ID, SPARSE, ScoredPoint, VectorError, VectorFilter,
+    COLLECTION_ID, DENSE, DOCUMENT_ID, ExportPage, HybridQuery, ORG_ID, SPARSE, ScoredPoint, VectorError, VectorFilter,
     VectorPoint, VectorStore, blocking, validate_points, validate_query,
 };
 
 mod convert;
 
-use convert::{documents_filter, edge_filter, edge_point, edge_query, engine_err, json_path, scored_point};
+use convert::{
+    documents_filter, edge_filter, edge_point, edge_query, engine_err, json_path, scored_point, stored_point,
+};
 
 const LOCK_FILE: &str = ".bwenge-vectors.lock";
 /// Bounds the size of one WAL record (the whole operation is serialised into it).
@@ -317,6 +320,27 @@ impl VectorStore for EdgeVectorStore {
             inner.update("delete_documents", op)?;
             inner.after_write();
             Ok(())
+        })
+        .await
+    }
+
+    async fn export_page(&self, from: Option<Uuid>, limit: usize) -> Result<ExportPage, VectorError> {
+        self.run("export", move |inner| {
+            let request = ScrollRequest {
+                offset: from.map(PointId::Uuid),
+                limit: Some(limit.max(1)),
+                filter: None,
+                with_payload: Some(WithPayloadInterface::Bool(true)),
+                with_vector: WithVector::Bool(true),
+                order_by: None,
+            };
+            let (records, next) = inner.shard.scroll(request).map_err(engine_err("scroll"))?;
+            let next = match next {
+                Some(PointId::Uuid(id)) => Some(id),
+                Some(other) => return Err(VectorError::Backend(format!("unexpected numeric point id {other}"))),
+                None => None,
+            };
+            Ok(ExportPage { points: records.into_iter().map(stored_point).collect::<Result<_, _>>()?, next })
         })
         .await
     }
