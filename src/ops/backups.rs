@@ -43,8 +43,8 @@ impl OpsToken {
 ///
 /// The whole instance as one archive (`application/gzip`), for the machine's operator: the bearer token is the
 /// hex of `<data_dir>/secrets/ops.key`. `bwenge backup` calls this when the server holds the data.
+// No `security` entry: this is no user's route (roles do not apply); like `/metrics` it checks its own token.
 #[utoipa::path(post, path = "/ops/backup", tag = "ops", operation_id = "create_backup",
-    security(("bearer" = [])),
     responses((status = 200, description = "the archive", content_type = "application/gzip", body = Vec<u8>),
         (status = 401, description = "`unauthorized`: not the operator's token", body = ErrorBody)))]
 pub async fn create(

@@ -116,16 +116,28 @@ async fn backup_while_serving() {
     assert_eq!(original.bytes().await.unwrap(), copy.bytes().await.unwrap());
 }
 
+/// The archive cut short, with a flipped bit in gzip's CRC, or rewritten whole with one byte of a stored file
+/// changed (valid gzip, valid tar: only the entry's checksum can tell).
 fn damaged(archive: &Path, what: &str) -> PathBuf {
+    use std::io::{Read, Write};
     let mut bytes = std::fs::read(archive).unwrap();
-    let path = archive.with_file_name(format!("{what}.tar.gz"));
     match what {
         "truncated" => bytes.truncate(bytes.len() * 3 / 4),
+        "crc" => {
+            let at = bytes.len() - 6;
+            bytes[at] ^= 0x01;
+        }
         _ => {
-            let at = bytes.len() / 2;
-            bytes[at] ^= 0x20;
+            let mut tar = Vec::new();
+            flate2::read::GzDecoder::new(bytes.as_slice()).read_to_end(&mut tar).unwrap();
+            let at = tar.windows(5).position(|w| w == b"magma").expect("the uploaded text is in the archive");
+            tar[at] = b'M';
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&tar).unwrap();
+            bytes = gz.finish().unwrap();
         }
     }
+    let path = archive.with_file_name(format!("{what}.tar.gz"));
     std::fs::write(&path, bytes).unwrap();
     path
 }
@@ -137,13 +149,10 @@ async fn damaged_archives_and_non_empty_targets_are_refused() {
     Box::pin(backup::create((&app.backends).into(), &archive)).await.unwrap();
 
     let target = Box::pin(test_settings(&test_data_dir())).await;
-    for what in ["truncated", "altered"] {
+    for (what, says) in [("truncated", "truncated"), ("crc", "corrupt"), ("rewritten", "checksum")] {
         let err = Box::pin(backup::restore(&target, &damaged(&archive, what), false)).await.unwrap_err();
         let message = format!("{err:#}");
-        assert!(
-            message.contains("truncated") || message.contains("corrupt") || message.contains("checksum"),
-            "{what}: {message}"
-        );
+        assert!(message.contains(says), "{what}: {message}");
     }
     if std::env::var("TEST_DATABASE_URL").is_err() {
         assert!(

@@ -78,7 +78,8 @@ pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(&test_data_dir()).await;
     customize(&mut settings);
-    spawn_app_on(settings).await
+    // Boxed: every test awaits this, and the app's start-up future is large for a debug test thread's stack.
+    Box::pin(spawn_app_on(settings)).await
 }
 
 /// An app on exactly these settings (a second app on the same backends, or one on a restored data dir).
