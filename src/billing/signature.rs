@@ -119,4 +119,27 @@ mod tests {
             let _ = verify(&header, BODY, SECRET, 1, 300);
         }
     }
+
+    /// Damaged headers and bodies: never a panic, and nothing but the signed body under an untouched signature
+    /// verifies.
+    #[test]
+    fn fuzz_headers_and_bodies() {
+        use crate::platform::mutate;
+        let body = br#"{"id":"evt_1","type":"invoice.paid","created":1700000000}"#.to_vec();
+        let good = header("whsec_test", 1_700_000_000, &body);
+        for case in mutate::cases(21, &[good.clone().into_bytes(), b"t=1,v1=00,v0=zz".to_vec()]) {
+            let text = String::from_utf8_lossy(&case);
+            let _ = parse(&text);
+            let verified = verify(&text, &body, "whsec_test", 1_700_000_000, 300);
+            if verified.is_ok() {
+                let (_, signatures) = parse(&text).unwrap();
+                let (_, original) = parse(&good).unwrap();
+                assert!(signatures.iter().any(|s| original.contains(s)), "{text} verified without the signature");
+            }
+        }
+        for case in mutate::cases(22, std::slice::from_ref(&body)) {
+            let verified = verify(&good, &case, "whsec_test", 1_700_000_000, 300);
+            assert_eq!(verified.is_ok(), case == body, "a changed body never verifies");
+        }
+    }
 }

@@ -366,4 +366,24 @@ mod tests {
         assert!(bucket.take() && bucket.take() && bucket.take());
         assert!(!bucket.take(), "burst spent, no refill at rate 0");
     }
+
+    /// Damaged client frames: parsed or refused, never a panic.
+    #[test]
+    fn fuzz_client_frames() {
+        use crate::platform::mutate;
+        let seeds: Vec<Vec<u8>> = [
+            r#"{"type":"session.open","session_id":"01a225b6-c627-77ab-981c-af20b2241031","last_seen_message_id":null}"#,
+            r#"{"type":"message.send","session_id":"01a225b6-c627-77ab-981c-af20b2241031","content":"hi","client_id":"c1"}"#,
+            r#"{"type":"auth","token":"eyJ.x.y"}"#,
+            r#"{"type":"typing","session_id":"01a225b6-c627-77ab-981c-af20b2241031"}"#,
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let mut parsed = 0;
+        for case in mutate::cases(31, &seeds) {
+            parsed += usize::from(serde_json::from_str::<ClientFrame>(&String::from_utf8_lossy(&case)).is_ok());
+        }
+        assert!(parsed < mutate::iterations(), "most damaged frames are refused");
+    }
 }

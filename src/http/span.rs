@@ -52,7 +52,7 @@ impl tracing_actix_web::RootSpanBuilder for RedactingRootSpan {
         let code = error
             .and_then(|e| e.as_error::<error::ApiError>())
             .map_or_else(|| error::code_for_status(status), |e| e.code);
-        span.in_scope(|| tracing::info!(status = status.as_u16(), code, "client error"));
+        span.in_scope(|| tracing::info!(code, "client error"));
     }
 }
 

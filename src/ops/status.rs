@@ -50,10 +50,11 @@ pub async fn status(settings: &Settings) -> Status {
             let detail = async {
                 db::health(&database).await?;
                 let schema = backup::schema_of(&database).await?;
+                let version = server_version(&database).await.unwrap_or_else(|_| "?".into());
                 let rows = backup::row_counts(&database).await?;
                 let count = |t: &str| rows.get(t).copied().unwrap_or(0);
                 Ok(format!(
-                    "schema {schema}; {} orgs, {} users, {} documents, {} chunks",
+                    "{version}, schema {schema}; {} orgs, {} users, {} documents, {} chunks",
                     count("orgs"),
                     count("users"),
                     count("documents"),
@@ -112,6 +113,18 @@ pub async fn status(settings: &Settings) -> Status {
         data_dir_bytes: disk_use(data_dir),
         ok,
     }
+}
+
+/// The database server's own version line.
+async fn server_version(database: &sea_orm::DatabaseConnection) -> anyhow::Result<String> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let backend = database.get_database_backend();
+    let sql = match backend {
+        DbBackend::Sqlite => "SELECT 'SQLite ' || sqlite_version()",
+        _ => "SELECT split_part(version(), ' on ', 1)",
+    };
+    let row = database.query_one_raw(Statement::from_string(backend, sql)).await?;
+    Ok(row.map(|r| r.try_get_by_index::<String>(0)).transpose()?.unwrap_or_default())
 }
 
 /// A missing model is not a failure (search runs BM25-only), so the component stays ok and says so.

@@ -10,6 +10,8 @@ pub mod leases;
 pub mod llm;
 pub mod mail;
 pub mod metrics;
+#[cfg(test)]
+pub mod mutate;
 pub mod pubsub;
 pub mod ratelimit;
 pub mod redis;

@@ -4,6 +4,8 @@
 //! draw (within the configured limits). Nothing is decoded beyond headers: images are sized from their headers,
 //! never rendered.
 
+#[cfg(test)]
+mod fuzz;
 mod images;
 
 use std::borrow::Cow;
@@ -75,6 +77,13 @@ fn invalid(message: impl Into<String>) -> Rejection {
 }
 
 pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<Inspection, Rejection> {
+    // The gltf crate validates a model, yet some fields its validation does not cover still panic when read
+    // ("attempted to unwrap an invalid item", found by fuzzing): such a model is refused like any invalid one.
+    std::panic::catch_unwind(|| inspect_unguarded(bytes, limits))
+        .unwrap_or_else(|_| Err(invalid("the model's data does not hold together (the glTF reader could not read it)")))
+}
+
+fn inspect_unguarded(bytes: &[u8], limits: &Limits) -> Result<Inspection, Rejection> {
     let format = if bytes.starts_with(b"glTF") { ModelFormat::Glb } else { ModelFormat::Gltf };
     let gltf = gltf::Gltf::from_slice(bytes).map_err(|e| invalid(format!("not a valid glTF 2.0 model: {e}")))?;
     for extension in gltf.extensions_required() {

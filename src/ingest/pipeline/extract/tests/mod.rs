@@ -136,4 +136,5 @@ fn every_error_has_a_code_and_message() {
 }
 
 mod eval;
+mod fuzz;
 mod hostile;
