@@ -4,8 +4,6 @@
 //! the other, and a document uploaded through one is searchable through the other. Runs when the suite has all
 //! three servers (`TEST_DATABASE_URL`, `TEST_REDIS_URL`, `TEST_QDRANT_URL`: `.ci/run`'s second run).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -14,82 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, fresh_postgres_database, test_data_dir};
-
-struct Replica {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Replica {
-    /// Starts `bwenge serve` on a free port with `env`, and waits for its "listening" line.
-    fn start(env: &[(String, String)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bwenge"));
-        command.args(["serve", "--port", "0", "--data-dir"]).arg(test_data_dir());
-        command.env("BWENGE__LOG__FORMAT", "json").env("BWENGE__LOG__LEVEL", "info");
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("bwenge serve starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let port = loop {
-            let line = lines.next().expect("the server logs until it listens").expect("a log line");
-            let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
-            if event["fields"]["message"] == "bwenge listening" {
-                break event["fields"]["port"].as_u64().expect("the port is logged");
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, base: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> reqwest::Response {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.expect("request sent")
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
-        let response = self.call(reqwest::Method::POST, path, token, Some(body)).await;
-        assert!(response.status().is_success(), "POST {path}: {}", response.status());
-        response.json().await.expect("JSON")
-    }
-
-    async fn get(&self, path: &str, token: &str) -> Value {
-        let response = self.call(reqwest::Method::GET, path, Some(token), None).await;
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.json().await.expect("JSON")
-    }
-
-    async fn job_runs(&self) -> u64 {
-        let text = self.client.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap();
-        text.lines()
-            .filter(|l| {
-                l.starts_with("bwenge_job_runs_total{") && l.contains("ingest") && l.contains("outcome=\"succeeded\"")
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
-    }
-}
+use crate::process::Replica;
 
 #[tokio::test]
 async fn two_serve_processes_share_users_jobs_events_and_documents() {
@@ -119,9 +42,9 @@ async fn two_serve_processes_share_users_jobs_events_and_documents() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let a = Replica::start(&env);
+    let a = Replica::start(&env, &test_data_dir());
     // B first migrates the same (already migrated) database: both start against one schema.
-    let b = Replica::start(&env);
+    let b = Replica::start(&env, &test_data_dir());
 
     // Signed in on A, served by B.
     let email = format!("admin-{tag}@scale.example.org");
