@@ -13,6 +13,23 @@ struct Cli {
     command: Command,
 }
 
+/// Where an instance lives: its data dir and an extra config file.
+#[derive(clap::Args)]
+struct Place {
+    /// Where the embedded backends keep their data (default ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// An extra TOML file layered over config/default.toml and config/$BWENGE_ENV.toml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+impl Place {
+    fn settings(self, port: Option<u16>) -> anyhow::Result<bwenge::config::Settings> {
+        config::load(&Overrides { config_file: self.config, port, data_dir: self.data_dir })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (embedded SQLite, vector engine and file storage unless configured otherwise).
@@ -20,12 +37,8 @@ enum Command {
         /// Port to listen on; 0 picks a free one (the log says which).
         #[arg(long)]
         port: Option<u16>,
-        /// Where the embedded backends keep their data (default ./data).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// An extra TOML file layered over config/default.toml and config/$BWENGE_ENV.toml.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: Place,
     },
     /// Exit 0 if the server on this machine answers `/healthz` (for container HEALTHCHECKs; needs no curl).
     Healthcheck {
@@ -34,10 +47,8 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate {
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: Place,
     },
     /// The local embedding model.
     Model {
@@ -52,10 +63,8 @@ enum Command {
         /// The port of a server running on this data dir, when it is not the configured one.
         #[arg(long)]
         port: Option<u16>,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: Place,
     },
     /// Restore an archive into the configured backends, with the server stopped. Refuses a damaged, truncated or
     /// newer archive, and a target that already holds data unless --force.
@@ -65,10 +74,8 @@ enum Command {
         /// Replace what the target holds.
         #[arg(long)]
         force: bool,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: Place,
     },
     /// Each backend, the schema, the job queue, disk use and the local model; exits 1 if a backend does not answer.
     Status {
@@ -77,20 +84,16 @@ enum Command {
         json: bool,
         #[arg(long)]
         port: Option<u16>,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: Place,
     },
     /// A demo school (admin, teacher, class, students, material, a tutor with an avatar, a few chats) to explore.
     SeedDemo {
         /// The port of a server running on this data dir, when it is not the configured one.
         #[arg(long)]
         port: Option<u16>,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: Place,
     },
     /// An organisation's plan.
     Plan {
@@ -106,10 +109,8 @@ enum Command {
         email: String,
         #[arg(long)]
         name: String,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: Place,
     },
 }
 
@@ -123,10 +124,8 @@ enum PlanCommand {
         /// free, basic, pro or enterprise.
         #[arg(long)]
         plan: String,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: Place,
     },
 }
 
@@ -137,10 +136,8 @@ enum ModelCommand {
         /// Where to put it (default: embeddings.model_dir, else <data_dir>/models/all-MiniLM-L6-v2).
         #[arg(long)]
         dir: Option<PathBuf>,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        place: Place,
     },
 }
 
@@ -169,15 +166,15 @@ fn count_cores_once() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { port, data_dir, config } => {
-            let settings = config::load(&Overrides { config_file: config, port, data_dir })?;
+        Command::Serve { port, place } => {
+            let settings = place.settings(port)?;
             platform::telemetry::init(&settings.log);
             let app = Application::build(settings).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Healthcheck { port } => healthcheck(port),
-        Command::CreateAdmin { org, email, name, data_dir, config } => {
-            let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
+        Command::CreateAdmin { org, email, name, place } => {
+            let settings = place.settings(None)?;
             platform::telemetry::init(&settings.log);
             let password = match std::env::var("BWENGE_ADMIN_PASSWORD") {
                 Ok(password) => password,
@@ -197,8 +194,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created organisation {org_id} with admin {admin_id}");
             Ok(())
         }
-        Command::Plan { action: PlanCommand::Set { org, plan, data_dir, config } } => {
-            let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
+        Command::Plan { action: PlanCommand::Set { org, plan, place } } => {
+            let settings = place.settings(None)?;
             platform::telemetry::init(&settings.log);
             let plan = bwenge::billing::Plan::parse(&plan)
                 .ok_or_else(|| anyhow::anyhow!("unknown plan {plan:?}: free, basic, pro or enterprise"))?;
@@ -216,8 +213,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{name} ({org}) is on the {} plan (was {})", plan.as_str(), before.as_str());
             Ok(())
         }
-        Command::Model { action: ModelCommand::Fetch { dir, data_dir, config } } => {
-            let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
+        Command::Model { action: ModelCommand::Fetch { dir, place } } => {
+            let settings = place.settings(None)?;
             platform::telemetry::init(&settings.log);
             let dir = dir.unwrap_or_else(|| settings.model_dir());
             let source = platform::llm::embeddings::fetch::ModelSource::pinned(&settings.embeddings.fetch_url);
@@ -225,18 +222,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("embedding model in {}", dir.display());
             Ok(())
         }
-        Command::Backup { out, port, data_dir, config } => {
-            let settings = config::load(&Overrides { config_file: config, port, data_dir })?;
+        Command::Backup { out, port, place } => {
+            let settings = place.settings(port)?;
             platform::telemetry::init(&settings.log);
             bwenge::ops::cli::backup(&settings, &out).await
         }
-        Command::Restore { from, force, data_dir, config } => {
-            let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
+        Command::Restore { from, force, place } => {
+            let settings = place.settings(None)?;
             platform::telemetry::init(&settings.log);
             bwenge::ops::cli::restore(&settings, &from, force).await
         }
-        Command::Status { json, port, data_dir, config } => {
-            let settings = config::load(&Overrides { config_file: config, port, data_dir })?;
+        Command::Status { json, port, place } => {
+            let settings = place.settings(port)?;
             let status = bwenge::ops::status::status(&settings).await;
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
@@ -248,8 +245,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::SeedDemo { port, data_dir, config } => {
-            let settings = config::load(&Overrides { config_file: config, port, data_dir })?;
+        Command::SeedDemo { port, place } => {
+            let settings = place.settings(port)?;
             platform::telemetry::init(&settings.log);
             let password = bwenge::ops::demo::seed(&settings).await?;
             println!(
@@ -260,8 +257,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Migrate { data_dir, config } => {
-            let settings = config::load(&Overrides { config_file: config, port: None, data_dir })?;
+        Command::Migrate { place } => {
+            let settings = place.settings(None)?;
             platform::telemetry::init(&settings.log);
             let db = platform::db::connect(&settings).await?;
             platform::db::migrate(&db).await?;
