@@ -18,9 +18,10 @@ RUN cargo build --release --locked --bin bwenge && strip target/release/bwenge
 RUN target/release/bwenge model fetch --dir /opt/bwenge/models/all-MiniLM-L6-v2
 
 FROM ${RUNTIME_IMAGE} AS runtime
-# ffmpeg extracts and converts the audio of uploaded recordings for transcription.
+# ffmpeg extracts and converts the audio of uploaded recordings for transcription; postgresql-client (15, as the
+# deployment examples' server) gives `bwenge backup`/`restore` their pg_dump and pg_restore.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates ffmpeg \
+    && apt-get install -y --no-install-recommends ca-certificates ffmpeg postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/bwenge --create-home bwenge
 COPY config /etc/bwenge/config
