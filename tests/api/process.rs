@@ -77,11 +77,14 @@ impl Replica {
         response.json().await.expect("JSON")
     }
 
+    /// Ingest jobs this process ran to success (the orphan sweep, also an `ingest.` job, is not counted).
     pub async fn job_runs(&self) -> u64 {
         let text = self.client.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap();
         text.lines()
             .filter(|l| {
-                l.starts_with("bwenge_job_runs_total{") && l.contains("ingest") && l.contains("outcome=\"succeeded\"")
+                l.starts_with("bwenge_job_runs_total{")
+                    && l.contains("kind=\"ingest.document\"")
+                    && l.contains("outcome=\"succeeded\"")
             })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64
