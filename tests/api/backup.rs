@@ -215,3 +215,31 @@ async fn scheduled_backups_keep_the_newest() {
     kept.sort();
     assert_eq!(kept, written[1..].to_vec(), "the oldest went");
 }
+
+#[tokio::test]
+async fn an_archive_from_a_newer_schema_is_refused_before_anything_is_written() {
+    let dir = test_data_dir();
+    let database = dir.join("database.sqlite");
+    std::fs::write(&database, b"not read: the manifest is checked first").unwrap();
+    let archive = dir.join("newer.tar.gz");
+    let mut writer = backup::archive::Writer::create(&archive).unwrap();
+    writer.add_file("database.sqlite", &database).unwrap();
+    let manifest = backup::Manifest {
+        format: backup::FORMAT,
+        bwenge_version: "9.0.0".into(),
+        schema: "m20991231_000099_from_the_future".into(),
+        created_at: chrono::Utc::now(),
+        database: "sqlite".into(),
+        rows: Default::default(),
+        vector_points: 0,
+        objects: 0,
+        entries: Vec::new(),
+    };
+    writer.finish(manifest).unwrap();
+    let target = Box::pin(test_settings(&test_data_dir())).await;
+    let err = Box::pin(backup::restore(&target, &archive, false)).await.unwrap_err();
+    assert!(err.to_string().contains("upgrade first"), "{err}");
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        assert!(!target.server.data_dir.join("bwenge.db").exists(), "nothing was written");
+    }
+}
