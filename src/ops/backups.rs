@@ -59,14 +59,14 @@ pub async fn create(
     std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(&e.into()))?;
     let path = dir.join(format!(".requested-{}.tar.gz", uuid::Uuid::new_v4().simple()));
     let manifest = backup::create(backends.get_ref().into(), &path).await.map_err(|e| ApiError::internal(&e))?;
-    let file = std::fs::File::open(&path).map_err(|e| ApiError::internal(&e.into()))?;
-    let size = file.metadata().map_err(|e| ApiError::internal(&e.into()))?.len();
+    let file = tokio::fs::File::open(&path).await.map_err(|e| ApiError::internal(&e.into()))?;
+    let size = file.metadata().await.map_err(|e| ApiError::internal(&e.into()))?.len();
     // The open handle keeps the bytes readable; nothing is left behind if the client goes away.
-    let _ = std::fs::remove_file(&path);
+    let _ = tokio::fs::remove_file(&path).await;
     let body = futures_util::stream::unfold(file, |mut file| async move {
-        use std::io::Read;
+        use tokio::io::AsyncReadExt;
         let mut buffer = vec![0u8; 256 << 10];
-        match file.read(&mut buffer) {
+        match file.read(&mut buffer).await {
             Ok(0) => None,
             Ok(n) => {
                 buffer.truncate(n);

@@ -61,31 +61,31 @@ pub async fn create(from: Sources<'_>, out: &Path) -> anyhow::Result<Manifest> {
         .tempdir_in(out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
         .context("creating a staging directory beside the archive")?;
     let partial = out.with_extension("partial");
-    let mut writer = archive::Writer::create(&partial)?;
+    let mut writer = Archiving(Some(archive::Writer::create(&partial)?));
     let settings = from.settings;
 
     let (entry, file) = database::snapshot(from.db, settings, staging.path()).await?;
-    writer.add_file(entry, &file)?;
+    writer.add(entry.to_owned(), &file).await?;
     std::fs::remove_file(&file)?;
     let schema = database::schema(from.db).await?;
     let rows = database::row_counts(from.db).await?;
 
     let vectors = staging.path().join(VECTORS_ENTRY);
     let vector_points = export_vectors(from.vectors, &vectors).await?;
-    writer.add_file(VECTORS_ENTRY, &vectors)?;
+    writer.add(VECTORS_ENTRY.to_owned(), &vectors).await?;
     std::fs::remove_file(&vectors)?;
 
     let mut objects = 0;
     for (key, _) in from.objects.list("").await.context("listing stored files")? {
         let Some(copy) = copy_object(from.objects, &key, staging.path()).await? else { continue };
-        writer.add_file(&format!("{OBJECTS_PREFIX}{key}"), &copy)?;
+        writer.add(format!("{OBJECTS_PREFIX}{key}"), &copy).await?;
         std::fs::remove_file(&copy)?;
         objects += 1;
     }
     let secrets = settings.server.data_dir.join("secrets");
     if let Ok(dir) = std::fs::read_dir(&secrets) {
         for file in dir.flatten().filter(|f| f.path().extension().is_some_and(|e| e == "key")) {
-            writer.add_file(&format!("{SECRETS_PREFIX}{}", file.file_name().to_string_lossy()), &file.path())?;
+            writer.add(format!("{SECRETS_PREFIX}{}", file.file_name().to_string_lossy()), &file.path()).await?;
         }
     }
 
@@ -100,10 +100,28 @@ pub async fn create(from: Sources<'_>, out: &Path) -> anyhow::Result<Manifest> {
         objects,
         entries: Vec::new(),
     };
-    let manifest = writer.finish(manifest)?;
+    let manifest = writer.finish(manifest).await?;
     std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
     tracing::info!(archive = %out.display(), rows = manifest.rows.values().sum::<u64>(), vector_points, objects, "backup written");
     Ok(manifest)
+}
+
+/// The archive writer, used from async code: compressing a large file takes seconds of CPU, which runs on the
+/// blocking pool rather than on a server's async threads (a scheduled or requested backup runs inside the server).
+struct Archiving(Option<archive::Writer<std::io::BufWriter<std::fs::File>>>);
+
+impl Archiving {
+    async fn add(&mut self, name: String, path: &Path) -> anyhow::Result<()> {
+        let (mut writer, path) = (self.0.take().context("the archive failed earlier")?, path.to_path_buf());
+        let writer = tokio::task::spawn_blocking(move || writer.add_file(&name, &path).map(|()| writer)).await??;
+        self.0 = Some(writer);
+        Ok(())
+    }
+
+    async fn finish(mut self, manifest: Manifest) -> anyhow::Result<Manifest> {
+        let writer = self.0.take().context("the archive failed earlier")?;
+        tokio::task::spawn_blocking(move || writer.finish(manifest)).await?
+    }
 }
 
 /// Every point, one JSON object a line, in id order; returns how many.
