@@ -47,6 +47,11 @@ pub async fn init(backends: &Backends, neighbours: Neighbours) -> ChatService {
     let lease_ttl = Duration::from_secs(backends.config.chat.turn_lease_secs);
     let hub = ChatHub::start(backends.pubsub.clone(), backends.leases.clone(), lease_ttl).await;
     let chat = ChatService::new(backends, hub, neighbours);
+    // Once before serving, so answers a killed process left streaming are marked before anyone reads them.
+    if let Err(err) = chat.sweep_interrupted().await {
+        tracing::warn!(error = ?err, "marking interrupted answers");
+    }
+    sweep_interrupted_answers(&chat, lease_ttl);
     forward_document_events(&chat);
     follow_access_changes(&chat).await;
     chat
@@ -107,6 +112,24 @@ fn forward_document_events(chat: &ChatService) {
                 return;
             }
             tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    });
+}
+
+/// Every lease period, marks the answers left `streaming` by a replica that died `interrupted` (see
+/// [`ChatService::sweep_interrupted`]), for as long as the hub lives.
+fn sweep_interrupted_answers(chat: &ChatService, every: Duration) {
+    let hub = Arc::downgrade(&chat.hub);
+    let chat = chat.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if hub.strong_count() <= 1 {
+                return; // only this task's service still holds the hub: the app is gone
+            }
+            if let Err(err) = chat.sweep_interrupted().await {
+                tracing::warn!(error = ?err, "marking interrupted answers");
+            }
         }
     });
 }

@@ -56,6 +56,24 @@ impl ChatService {
         Self { backends: backends.clone(), hub, auth, ingest, avatars, personas, billing, classes }
     }
 
+    /// Marks answers still `streaming` whose turn runs nowhere `interrupted`, keeping their partial text. A turn
+    /// holds its session's lease while it streams (renewed by its replica), so a session that can be claimed has
+    /// no live turn: its draft was left by a replica that died. Returns how many were marked.
+    pub async fn sweep_interrupted(&self) -> Result<usize, ChatError> {
+        let db = &self.backends.db;
+        let mut marked = 0;
+        for (id, session_id) in store::streaming_answers(db, 500).await? {
+            let Some(guard) = self.hub.begin_turn(session_id, None).await else { continue };
+            let done = store::mark_interrupted(db, id).await;
+            guard.release().await;
+            if done? {
+                tracing::info!(message_id = %id, %session_id, "an answer cut off by a stopped server marked interrupted");
+                marked += 1;
+            }
+        }
+        Ok(marked)
+    }
+
     /// Frames queued for one client before it counts as not reading.
     pub fn outbox_frames(&self) -> usize {
         self.backends.config.chat.ws_outbox_frames

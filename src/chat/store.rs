@@ -140,7 +140,8 @@ pub async fn insert_message(
     db: &impl ConnectionTrait,
     message: NewMessage,
 ) -> Result<chat_message::Model, sea_orm::DbErr> {
-    let touch = message.role == "assistant";
+    // A draft is not yet activity; its end is (see `finish_answer`).
+    let touch = message.role == "assistant" && message.status != "streaming";
     let now = Utc::now();
     let row = chat_message::ActiveModel {
         id: Set(message.id),
@@ -159,16 +160,80 @@ pub async fn insert_message(
     }
     .insert(db)
     .await?;
-    if !touch {
-        return Ok(row);
+    if touch {
+        touch_session(db, message.org_id, message.session_id).await?;
     }
-    chat_session::Entity::update_many()
-        .col_expr(chat_session::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
-        .filter(chat_session::Column::Id.eq(message.session_id))
-        .filter(chat_session::Column::OrgId.eq(message.org_id))
+    Ok(row)
+}
+
+/// Rewrites an answer first stored as a `streaming` draft with how it ended, and marks the session active.
+pub async fn finish_answer(
+    db: &impl ConnectionTrait,
+    message: NewMessage,
+) -> Result<chat_message::Model, sea_orm::DbErr> {
+    let row = chat_message::ActiveModel {
+        id: sea_orm::Unchanged(message.id),
+        content: Set(message.content),
+        status: Set(message.status.to_owned()),
+        answered_by: Set(message.answered_by.to_owned()),
+        citations: Set(message.citations),
+        cues: Set(message.cues),
+        usage: Set(message.usage),
+        latency_ms: Set(message.latency_ms),
+        error_code: Set(message.error_code),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    touch_session(db, message.org_id, message.session_id).await?;
+    Ok(row)
+}
+
+/// Saves the text streamed so far into a `streaming` draft, so a replica that dies mid-answer leaves it behind.
+pub async fn save_draft(db: &impl ConnectionTrait, id: Uuid, content: &str) -> Result<(), sea_orm::DbErr> {
+    chat_message::Entity::update_many()
+        .col_expr(chat_message::Column::Content, sea_orm::sea_query::Expr::value(content))
+        .filter(chat_message::Column::Id.eq(id))
+        .filter(chat_message::Column::Status.eq("streaming"))
         .exec(db)
         .await?;
-    Ok(row)
+    Ok(())
+}
+
+/// Answers still marked `streaming` (oldest first, at most `limit`), with their session: the sweep's candidates.
+pub async fn streaming_answers(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<(Uuid, Uuid)>, sea_orm::DbErr> {
+    let rows = chat_message::Entity::find()
+        .select_only()
+        .columns([chat_message::Column::Id, chat_message::Column::SessionId])
+        .filter(chat_message::Column::Status.eq("streaming"))
+        .order_by_asc(chat_message::Column::Id)
+        .limit(limit)
+        .into_tuple::<(Uuid, Uuid)>()
+        .all(db)
+        .await?;
+    Ok(rows)
+}
+
+/// Marks a draft whose turn is gone `interrupted`, keeping its partial text; false if it had already ended.
+pub async fn mark_interrupted(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, sea_orm::DbErr> {
+    let done = chat_message::Entity::update_many()
+        .col_expr(chat_message::Column::Status, sea_orm::sea_query::Expr::value("interrupted"))
+        .col_expr(chat_message::Column::ErrorCode, sea_orm::sea_query::Expr::value("llm_interrupted"))
+        .filter(chat_message::Column::Id.eq(id))
+        .filter(chat_message::Column::Status.eq("streaming"))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
+
+async fn touch_session(db: &impl ConnectionTrait, org_id: Uuid, session_id: Uuid) -> Result<(), sea_orm::DbErr> {
+    chat_session::Entity::update_many()
+        .col_expr(chat_session::Column::UpdatedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+        .filter(chat_session::Column::Id.eq(session_id))
+        .filter(chat_session::Column::OrgId.eq(org_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// One page of a session's history, oldest first.

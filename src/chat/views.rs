@@ -106,7 +106,8 @@ pub struct MessageView {
     pub role: String,
     pub content: String,
     /// `complete`; `cancelled` (the student stopped it: the partial text is kept); `failed` (the model failed:
-    /// partial text, and `error_code`).
+    /// partial text, and `error_code`); `streaming` (a model's answer being written: the text saved so far);
+    /// `interrupted` (the server stopped while writing it: the partial text, `error_code` `llm_interrupted`).
     pub status: String,
     /// Answers: `model`, `extractive` (no model configured: quoted passages) or `not_covered` (nothing relevant in
     /// the material). Questions: `student`.

@@ -42,6 +42,7 @@ export function MessageItem({ message, speaker, onCite: open }) {
       ${message.status === "streaming" && html`<span class="caret" aria-hidden="true"></span>`}
       ${message.answered_by === "extractive" && html`<p class="note">${t("chat.extractive")}</p>`}
       ${message.status === "cancelled" && html`<p class="note">${t("chat.stopped")}</p>`}
+      ${message.status === "interrupted" && html`<p class="note">${t("chat.interrupted")}</p>`}
       ${message.status === "failed" &&
       html`<p class="note error">${errorMessage({ code: message.error_code || "llm_unavailable" })}</p>`}
       ${message.pending && html`<p class="note">${message.sent ? t("chat.sending") : t("chat.waiting")}</p>`}

@@ -13,12 +13,12 @@ use uuid::Uuid;
 use crate::helpers::{PASSWORD, fresh_postgres_database, test_data_dir};
 use crate::process::Replica;
 
-fn model_dir() -> String {
+pub fn model_dir() -> String {
     std::env::var("BWENGE_TEST_MODEL_DIR").unwrap_or_else(|_| "/var/tmp/bwenge-model/all-MiniLM-L6-v2".into())
 }
 
 /// The environment of a `bwenge serve` on the suite's backends (a fresh database when on PostgreSQL).
-async fn suite_env(tag: &str) -> Vec<(String, String)> {
+pub async fn suite_env(tag: &str) -> Vec<(String, String)> {
     let mut env = vec![
         ("BWENGE__EMBEDDINGS__FETCH".to_owned(), "false".to_owned()),
         ("BWENGE__EMBEDDINGS__MODEL_DIR".to_owned(), model_dir()),
@@ -39,7 +39,7 @@ async fn suite_env(tag: &str) -> Vec<(String, String)> {
     env
 }
 
-fn notes(topic: &str) -> Vec<u8> {
+pub fn notes(topic: &str) -> Vec<u8> {
     (0..120)
         .map(|i| {
             format!("Section {i} on {topic}. The {topic} lesson explains cause and effect in plain words, step {i}.\n")
@@ -48,7 +48,7 @@ fn notes(topic: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-async fn upload(server: &Replica, token: &str, collection: &str, name: &str, bytes: Vec<u8>) -> String {
+pub async fn upload(server: &Replica, token: &str, collection: &str, name: &str, bytes: Vec<u8>) -> String {
     let form =
         reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
     let url = format!("{}/api/v1/collections/{collection}/documents", server.base);

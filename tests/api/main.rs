@@ -23,6 +23,7 @@ mod fake_llm;
 mod fake_smtp;
 mod fake_stripe;
 mod faults;
+mod faults_chat;
 mod helpers;
 mod ingest;
 mod ingest_atomic;

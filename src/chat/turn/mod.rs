@@ -4,9 +4,10 @@
 mod emit;
 mod sources;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -67,7 +68,16 @@ pub async fn run(chat: &ChatService, turn: &Turn, outbox: &Outbox, guard: TurnGu
     };
     em.cue(Cue::Think, 0).await;
     let plan = sources::plan(chat, turn, &cancel).await?;
-    let mut streamed = stream(&mut em, plan.stream, &cancel).await;
+    // A model's answer takes seconds: it is stored as a `streaming` draft first and saved as it grows, so a replica
+    // that dies mid-answer leaves the partial text behind (the sweep then marks it `interrupted`). The other
+    // answers are made here in microseconds and written once, at the end.
+    let draft = plan.answered_by == "model";
+    if draft {
+        let row = answer_row(turn, em.answer_id, String::new(), "streaming", plan.answered_by);
+        store::insert_message(&chat.backends.db, row).await?;
+    }
+    let drafts = draft.then_some((&chat.backends.db, em.answer_id));
+    let mut streamed = stream(&mut em, plan.stream, &cancel, drafts).await;
     streamed.usage = followup::add_usage(plan.rewrite_usage, streamed.usage);
 
     let citations = if plan.answered_by == "not_covered" || em.text.trim().is_empty() {
@@ -82,24 +92,16 @@ pub async fn run(chat: &ChatService, turn: &Turn, outbox: &Outbox, guard: TurnGu
     }
     em.cue(Cue::Idle, streamed.end_char).await;
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let row = store::insert_message(
-        &chat.backends.db,
-        NewMessage {
-            id: em.answer_id,
-            org_id: turn.session.org_id,
-            session_id: turn.session.id,
-            role: "assistant",
-            content: std::mem::take(&mut em.text),
-            status: streamed.status,
-            answered_by: plan.answered_by,
-            citations: Some(serde_json::to_value(&citations).map_err(anyhow::Error::from)?),
-            cues: Some(serde_json::to_value(&em.cues).map_err(anyhow::Error::from)?),
-            usage: streamed.usage.map(serde_json::to_value).transpose().map_err(anyhow::Error::from)?,
-            latency_ms: i64::try_from(latency_ms).ok(),
-            error_code: streamed.failed.map(|k| k.code().to_owned()),
-        },
-    )
-    .await?;
+    let answer = NewMessage {
+        citations: Some(serde_json::to_value(&citations).map_err(anyhow::Error::from)?),
+        cues: Some(serde_json::to_value(&em.cues).map_err(anyhow::Error::from)?),
+        usage: streamed.usage.map(serde_json::to_value).transpose().map_err(anyhow::Error::from)?,
+        latency_ms: i64::try_from(latency_ms).ok(),
+        error_code: streamed.failed.map(|k| k.code().to_owned()),
+        ..answer_row(turn, em.answer_id, std::mem::take(&mut em.text), streamed.status, plan.answered_by)
+    };
+    let db = &chat.backends.db;
+    let row = if draft { store::finish_answer(db, answer).await? } else { store::insert_message(db, answer).await? };
     guard.release().await;
     let mut documents: Vec<Uuid> = citations.iter().map(|c| c.document_id).collect();
     documents.sort_unstable();
@@ -137,8 +139,36 @@ pub async fn run(chat: &ChatService, turn: &Turn, outbox: &Outbox, guard: TurnGu
     Ok(TurnResult { message: MessageView::from(row), citations, cues: em.cues, usage, failed })
 }
 
-/// Relays the answer's stream as frames until it ends, fails, is cancelled, or nobody reads it any more.
-async fn stream(em: &mut Emitter<'_>, mut stream: ChatStream, cancel: &CancellationToken) -> Streamed {
+/// The answer's row with nothing but its text and status.
+fn answer_row(turn: &Turn, id: Uuid, content: String, status: &'static str, answered_by: &'static str) -> NewMessage {
+    NewMessage {
+        id,
+        org_id: turn.session.org_id,
+        session_id: turn.session.id,
+        role: "assistant",
+        content,
+        status,
+        answered_by,
+        citations: None,
+        cues: None,
+        usage: None,
+        latency_ms: None,
+        error_code: None,
+    }
+}
+
+/// How often a streaming answer's draft is saved: what a killed replica can lose.
+const DRAFT_EVERY: Duration = Duration::from_secs(1);
+
+/// Relays the answer's stream as frames until it ends, fails, is cancelled, or nobody reads it any more; with a
+/// draft, saves the text so far at most every [`DRAFT_EVERY`].
+async fn stream(
+    em: &mut Emitter<'_>,
+    mut stream: ChatStream,
+    cancel: &CancellationToken,
+    draft: Option<(&DatabaseConnection, Uuid)>,
+) -> Streamed {
+    let (mut next_save, mut unsaved) = (tokio::time::Instant::now() + DRAFT_EVERY, false);
     let mut parser = CueParser::new();
     let (mut status, mut failed, mut usage, mut started) = ("complete", None, None, false);
     loop {
@@ -152,6 +182,14 @@ async fn stream(em: &mut Emitter<'_>, mut stream: ChatStream, cancel: &Cancellat
             () = em.outbox.gone() => {
                 status = "cancelled";
                 break;
+            }
+            // Saved on a clock, not per delta: a model that stalls after a burst still has its burst saved.
+            () = tokio::time::sleep_until(next_save), if unsaved => {
+                if let Some((db, id)) = draft && let Err(err) = store::save_draft(db, id, &em.text).await {
+                    tracing::warn!(error = %err, message_id = %id, "saving a streaming answer's draft");
+                }
+                (next_save, unsaved) = (tokio::time::Instant::now() + DRAFT_EVERY, false);
+                continue;
             }
             event = stream.next() => event,
         };
@@ -177,6 +215,7 @@ async fn stream(em: &mut Emitter<'_>, mut stream: ChatStream, cancel: &Cancellat
             em.cue(Cue::Explain, 0).await;
         }
         em.pieces(pieces).await;
+        unsaved = draft.is_some();
     }
     drop(stream); // closes the upstream request now if it is still open
     em.pieces(parser.finish()).await;
