@@ -19,7 +19,7 @@ use qdrant_edge::{
     CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard, EdgeSparseVectorParams,
     EdgeVectorParams, FacetRequest, FacetValue, FieldIndexOperations, HnswIndexConfig, KeywordIndexParams, Modifier,
     PayloadFieldSchema, PayloadSchemaParams, PointId, PointInsertOperations, PointOperations, ScrollRequest,
-    UpdateOperation, WithPayloadInterface, WithVector,
+    UpdateOperation, WalOptions, WithPayloadInterface, WithVector,
 };
 use uuid::Uuid;
 
@@ -29,6 +29,8 @@ use super::{
 };
 
 mod convert;
+mod indexer;
+mod wal;
 
 use convert::{
     documents_filter, edge_filter, edge_point, edge_query, engine_err, json_path, scored_point, stored_point,
@@ -46,11 +48,21 @@ pub struct EdgeOptions {
     /// Segment size (KB of vectors) above which `optimize()` builds HNSW; `None` keeps the
     /// engine default (10 000 KB, about 3 300 768-d vectors).
     pub indexing_threshold_kb: Option<usize>,
+    /// Bytes per WAL file; `None` keeps the engine default (32 MiB). Tests use small ones.
+    pub wal_segment_bytes: Option<usize>,
+    /// Points written before the index is built in the background (see `indexer.rs`); `None`: only on
+    /// `optimize()`.
+    pub background_index_points: Option<usize>,
 }
 
 impl Default for EdgeOptions {
     fn default() -> Self {
-        Self { flush_on_write: true, indexing_threshold_kb: None }
+        Self {
+            flush_on_write: true,
+            indexing_threshold_kb: None,
+            wal_segment_bytes: None,
+            background_index_points: Some(20_000),
+        }
     }
 }
 
@@ -61,6 +73,8 @@ pub struct EdgeStats {
     pub points: usize,
     pub indexed_vectors: usize,
     pub indexed_fields: Vec<String>,
+    /// A background index build is under way.
+    pub indexing: bool,
 }
 
 pub struct EdgeVectorStore {
@@ -73,9 +87,10 @@ struct Inner {
     dir: PathBuf,
     dense_dim: usize,
     flush_on_write: bool,
-    /// Updates and optimizations take it shared, `flush` exclusively (see module docs).
+    /// Updates take it shared, `flush` exclusively (see module docs); optimizations stay out of it.
     gate: RwLock<()>,
     optimizing: Mutex<()>,
+    indexer: indexer::Indexer,
     _dir_lock: File,
 }
 
@@ -122,6 +137,11 @@ impl EdgeVectorStore {
             TryLockError::Error(e) => io("locking", e),
         })?;
 
+        match wal::trim(dir) {
+            Ok(0) => {}
+            Ok(freed) => tracing::info!(dir = %dir.display(), freed_bytes = freed, "trimmed the vector engine's WAL"),
+            Err(e) => return Err(io("trimming the WAL of", e)),
+        }
         let config = shard_config(dense_dim, &opts);
         // `load` with an explicit config also checks it against the existing segments, so
         // reopening with another dimension fails here rather than at the first query.
@@ -139,6 +159,7 @@ impl EdgeVectorStore {
             flush_on_write: opts.flush_on_write,
             gate: RwLock::new(()),
             optimizing: Mutex::new(()),
+            indexer: indexer::Indexer::new(opts.background_index_points),
             _dir_lock: dir_lock,
         };
         inner.ensure_payload_indexes()?;
@@ -148,7 +169,7 @@ impl EdgeVectorStore {
     async fn run<T, F>(&self, what: &'static str, f: F) -> Result<T, VectorError>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner) -> Result<T, VectorError> + Send + 'static,
+        F: FnOnce(&Arc<Inner>) -> Result<T, VectorError> + Send + 'static,
     {
         let inner = self.inner.clone();
         blocking(what, move || f(&inner)).await
@@ -165,6 +186,7 @@ impl EdgeVectorStore {
                 points: info.points_count,
                 indexed_vectors: info.indexed_vectors_count,
                 indexed_fields,
+                indexing: inner.indexer.running(),
             })
         })
         .await
@@ -172,7 +194,7 @@ impl EdgeVectorStore {
 }
 
 fn shard_config(dense_dim: usize, opts: &EdgeOptions) -> EdgeConfig {
-    EdgeConfig::builder()
+    let builder = EdgeConfig::builder()
         .vector(DENSE, EdgeVectorParams::builder(dense_dim, Distance::Cosine).build())
         .sparse_vector(SPARSE, EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build())
         .on_disk_payload(true)
@@ -184,8 +206,12 @@ fn shard_config(dense_dim: usize, opts: &EdgeOptions) -> EdgeConfig {
         .optimizers(EdgeOptimizersConfig {
             indexing_threshold: opts.indexing_threshold_kb,
             ..EdgeOptimizersConfig::default()
-        })
-        .build()
+        });
+    match opts.wal_segment_bytes {
+        Some(segment_capacity) => builder.wal_options(WalOptions { segment_capacity, ..WalOptions::default() }),
+        None => builder,
+    }
+    .build()
 }
 
 impl Inner {
@@ -196,7 +222,7 @@ impl Inner {
 
     fn flush(&self) {
         let _exclusive = self.gate.write().unwrap_or_else(PoisonError::into_inner);
-        self.shard.flush();
+        indexer::flush_shard(&self.shard);
     }
 
     fn after_write(&self) {
@@ -235,7 +261,7 @@ impl VectorStore for EdgeVectorStore {
                 self.inner.dense_dim
             )));
         }
-        self.run("ensure_collection", Inner::ensure_payload_indexes).await
+        self.run("ensure_collection", |inner| inner.ensure_payload_indexes()).await
     }
 
     async fn upsert(&self, points: Vec<VectorPoint>) -> Result<(), VectorError> {
@@ -243,6 +269,7 @@ impl VectorStore for EdgeVectorStore {
         if points.is_empty() {
             return Ok(());
         }
+        let count = points.len();
         self.run("upsert", move |inner| {
             let mut points = points.into_iter().map(edge_point);
             loop {
@@ -254,6 +281,7 @@ impl VectorStore for EdgeVectorStore {
                 inner.update("upsert", UpdateOperation::PointOperation(op))?;
             }
             inner.after_write();
+            indexer::wrote(inner, count);
             Ok(())
         })
         .await
@@ -366,12 +394,10 @@ impl VectorStore for EdgeVectorStore {
 
     async fn optimize(&self) -> Result<(), VectorError> {
         self.run("optimize", |inner| {
+            // Not under the gate: writes go on beside it (see indexer.rs).
             let _single = inner.optimizing.lock().unwrap_or_else(PoisonError::into_inner);
-            {
-                let _shared = inner.gate.read().unwrap_or_else(PoisonError::into_inner);
-                let changed = inner.shard.optimize().map_err(engine_err("optimize"))?;
-                tracing::debug!(changed, dir = %inner.dir.display(), "vector shard optimized");
-            }
+            let changed = inner.shard.optimize().map_err(engine_err("optimize"))?;
+            tracing::debug!(changed, dir = %inner.dir.display(), "vector shard optimized");
             inner.flush();
             Ok(())
         })

@@ -229,3 +229,98 @@ fn bm25_document_and_query_share_the_vocabulary() {
     assert!(bm25_sparse("the and of").indices.is_empty(), "stopwords only");
     assert!(bm25_query("").indices.is_empty());
 }
+
+fn closed_wal_files(shard: &std::path::Path) -> usize {
+    std::fs::read_dir(shard.join("wal"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("closed-"))
+        .count()
+}
+
+/// The engine never truncates its WAL; opening trims it to its newest closed file, and writes after the trim
+/// still apply (the WAL's numbering, which is the engine's operation numbering, carries on).
+#[tokio::test]
+async fn opening_trims_the_wal_and_later_writes_still_apply() {
+    let dir = store_dir();
+    let opts = EdgeOptions { wal_segment_bytes: Some(64 * 1024), ..EdgeOptions::default() };
+    let (org, kept_doc, other_doc) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let point = |i: usize, text: &str| {
+        let doc = if i == 0 { kept_doc } else { other_doc };
+        contract::point(Uuid::from_u128(i as u128 + 1), (org, Uuid::nil(), doc), noise(i as u64, DIM), text)
+    };
+    {
+        let store = EdgeVectorStore::open_with(dir.path(), DIM, opts.clone()).unwrap();
+        for round in 0..20 {
+            let text = format!("round {round} {}", "text ".repeat(40));
+            store.upsert((0..50).map(|i| point(i, &text)).collect()).await.unwrap();
+        }
+    }
+    let before = closed_wal_files(dir.path());
+    assert!(before > 2, "the log grew over several files: {before}");
+    {
+        let store = EdgeVectorStore::open_with(dir.path(), DIM, opts.clone()).unwrap();
+        assert_eq!(closed_wal_files(dir.path()), 1, "only the newest closed file is kept");
+        assert_eq!(store.count(&VectorFilter::org(org)).await.unwrap(), 50);
+        // Overwrite one point and delete the rest: both must take effect after the trim.
+        store.upsert(vec![point(0, "rewritten after the trim")]).await.unwrap();
+        store.delete(&VectorFilter::org(org).with_documents([other_doc])).await.unwrap();
+    }
+    let store = EdgeVectorStore::open_with(dir.path(), DIM, opts).unwrap();
+    assert_eq!(store.count(&VectorFilter::org(org)).await.unwrap(), 1);
+    let page = store.export_page(None, 10).await.unwrap();
+    assert_eq!(page.points.len(), 1);
+    assert_eq!(page.points[0].payload.extra["text"], "rewritten after the trim");
+}
+
+/// Writes keep flowing while the index is built in the background: every write lands, none waits for the
+/// build, and the index exists at the end.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_index_is_built_in_the_background_while_writes_go_on() {
+    const BIG_DIM: usize = 64;
+    let dir = store_dir();
+    let opts =
+        EdgeOptions { indexing_threshold_kb: Some(50), background_index_points: Some(2_000), ..EdgeOptions::default() };
+    let store = EdgeVectorStore::open_with(dir.path(), BIG_DIM, opts.clone()).unwrap();
+    let (org, doc) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut built_while_writing = false;
+    let mut slowest = std::time::Duration::ZERO;
+    for batch in 0..40 {
+        let points: Vec<VectorPoint> = (0..250)
+            .map(|i| {
+                let n = batch * 250 + i;
+                let text = format!("lesson {n} about rivers and valleys");
+                contract::point(
+                    Uuid::from_u128(n as u128 + 1),
+                    (org, Uuid::nil(), doc),
+                    noise(n as u64, BIG_DIM),
+                    &text,
+                )
+            })
+            .collect();
+        let started = Instant::now();
+        store.upsert(points).await.unwrap();
+        slowest = slowest.max(started.elapsed());
+        built_while_writing |= store.stats().await.unwrap().indexing;
+    }
+    assert!(built_while_writing, "a build ran while batches were still being written");
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while store.stats().await.unwrap().indexing {
+        assert!(Instant::now() < deadline, "the background build finishes");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.count(&VectorFilter::org(org)).await.unwrap(), 10_000, "every write landed");
+    let stats = store.stats().await.unwrap();
+    assert!(stats.indexed_vectors > 0, "HNSW was built without an explicit optimize: {stats:?}");
+    let probe = HybridQuery {
+        filter: VectorFilter::org(org),
+        dense: Some(noise(4321, BIG_DIM)),
+        sparse: None,
+        limit: 3,
+        prefetch_limit: 10,
+    };
+    assert_eq!(store.query(&probe).await.unwrap()[0].id, Uuid::from_u128(4322));
+    drop(store);
+    let store = EdgeVectorStore::open_with(dir.path(), BIG_DIM, opts).unwrap();
+    assert_eq!(store.count(&VectorFilter::org(org)).await.unwrap(), 10_000, "and survived a reopen");
+    println!("background index: slowest write batch {slowest:?}, stats {stats:?}");
+}
