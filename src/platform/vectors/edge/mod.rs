@@ -16,18 +16,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use qdrant_edge::{
-    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard, EdgeSparseVectorParams,
-    EdgeVectorParams, FacetRequest, FacetValue, FieldIndexOperations, HnswIndexConfig, KeywordIndexParams, Modifier,
+    CountRequest, CreateIndex, EdgeShard, FacetRequest, FacetValue, FieldIndexOperations, KeywordIndexParams,
     PayloadFieldSchema, PayloadSchemaParams, PointId, PointInsertOperations, PointOperations, ScrollRequest,
-    UpdateOperation, WalOptions, WithPayloadInterface, WithVector,
+    UpdateOperation, WithPayloadInterface, WithVector,
 };
 use uuid::Uuid;
 
+pub use self::config::EdgeOptions;
+use self::config::shard_config;
 use super::{
-    COLLECTION_ID, DENSE, DOCUMENT_ID, ExportPage, HybridQuery, ORG_ID, SPARSE, ScoredPoint, VectorError, VectorFilter,
-    VectorPoint, VectorStore, blocking, validate_points, validate_query,
+    COLLECTION_ID, DOCUMENT_ID, ExportPage, HybridQuery, ORG_ID, ScoredPoint, VectorError, VectorFilter, VectorPoint,
+    VectorStore, blocking, validate_points, validate_query,
 };
 
+mod config;
 mod convert;
 mod indexer;
 mod wal;
@@ -39,32 +41,6 @@ use convert::{
 const LOCK_FILE: &str = ".bwenge-vectors.lock";
 /// Bounds the size of one WAL record (the whole operation is serialised into it).
 const UPSERT_CHUNK: usize = 256;
-
-#[derive(Debug, Clone)]
-pub struct EdgeOptions {
-    /// Flush after every upsert/delete. Without it, writes since the last flush are lost on a
-    /// crash (the engine does not replay its WAL).
-    pub flush_on_write: bool,
-    /// Segment size (KB of vectors) above which `optimize()` builds HNSW; `None` keeps the
-    /// engine default (10 000 KB, about 3 300 768-d vectors).
-    pub indexing_threshold_kb: Option<usize>,
-    /// Bytes per WAL file; `None` keeps the engine default (32 MiB). Tests use small ones.
-    pub wal_segment_bytes: Option<usize>,
-    /// Points written before the index is built in the background (see `indexer.rs`); `None`: only on
-    /// `optimize()`.
-    pub background_index_points: Option<usize>,
-}
-
-impl Default for EdgeOptions {
-    fn default() -> Self {
-        Self {
-            flush_on_write: true,
-            indexing_threshold_kb: None,
-            wal_segment_bytes: None,
-            background_index_points: Some(20_000),
-        }
-    }
-}
 
 /// Shard layout numbers, for metrics and tests. `indexed_vectors` counts dense and sparse.
 #[derive(Debug, Clone)]
@@ -191,27 +167,6 @@ impl EdgeVectorStore {
         })
         .await
     }
-}
-
-fn shard_config(dense_dim: usize, opts: &EdgeOptions) -> EdgeConfig {
-    let builder = EdgeConfig::builder()
-        .vector(DENSE, EdgeVectorParams::builder(dense_dim, Distance::Cosine).build())
-        .sparse_vector(SPARSE, EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build())
-        .on_disk_payload(true)
-        .hnsw_config(HnswIndexConfig {
-            m: super::HNSW_M,
-            payload_m: Some(super::HNSW_PAYLOAD_M),
-            ..HnswIndexConfig::default()
-        })
-        .optimizers(EdgeOptimizersConfig {
-            indexing_threshold: opts.indexing_threshold_kb,
-            ..EdgeOptimizersConfig::default()
-        });
-    match opts.wal_segment_bytes {
-        Some(segment_capacity) => builder.wal_options(WalOptions { segment_capacity, ..WalOptions::default() }),
-        None => builder,
-    }
-    .build()
 }
 
 impl Inner {
