@@ -1,4 +1,4 @@
-//! sentence-transformers all-MiniLM-L6-v2 on the CPU with candle.
+//! sentence-transformers all-MiniLM-L6-v2 on the CPU, with our own encoder (`crates/bert`).
 //!
 //! Reproduces the sentence-transformers pipeline of this model: BERT forward pass over at most 256 word pieces
 //! (its `max_seq_length`, although BERT itself allows 512), mean pooling over the attention mask, then L2
@@ -7,13 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::{EmbedError, Embedder, SpannedText, SpannedVectors, l2_normalize};
+use bwenge_bert::{Bert, Config};
 
 const MODEL_NAME: &str = "local:all-MiniLM-L6-v2";
 /// sentence-transformers' `max_seq_length` for this model; the model was trained on sequences this long, and
@@ -22,10 +20,9 @@ const MAX_TOKENS: usize = 256;
 const DIMENSIONS: usize = 384;
 /// Most inputs per forward pass. Short texts gain from big batches (fixed per-pass overhead is shared)...
 const DEFAULT_MAX_BATCH_INPUTS: usize = 128;
-/// ...but a batch is also limited to this many padded tokens (8 inputs of 256 tokens). Measured on 2 cores: long
-/// inputs run ~20% faster in batches of 8 than of 32, because the attention buffers of a bigger batch (32 x 12 heads
-/// x 256 x 256 floats = 100 MB) exceed glibc's mmap threshold and are page-faulted in afresh on every pass; peak
-/// memory also halves (~330 MB instead of ~670 MB).
+/// ...and a pass holds at most this many tokens (8 inputs of 256). Inputs are packed without padding, so this
+/// bounds a pass's working memory (~35 MB of activations) and how long a query waits behind ingest, since the
+/// gate below is taken per pass.
 const DEFAULT_MAX_BATCH_TOKENS: usize = 2048;
 pub(super) const REQUIRED_FILES: [&str; 3] = ["model.safetensors", "tokenizer.json", "config.json"];
 
@@ -42,8 +39,8 @@ struct Inner {
     /// Loaded synchronously on first need, because [`Embedder::count_tokens`] is not async. The error is kept as a
     /// string so every later call reports it instead of retrying a load that cannot succeed.
     tokenizers: OnceLock<Result<Tokenizers, String>>,
-    model: OnceCell<Arc<BertModel>>,
-    /// One forward pass at a time: candle already spreads a pass over all cores, so concurrent passes would only
+    model: OnceCell<Arc<Bert>>,
+    /// One forward pass at a time: a pass already spreads over all cores, so concurrent passes would only
     /// contend. Taking the permit per batch (not per call) lets a short query interleave with a long ingestion job.
     /// `Arc` so the permit can move into the blocking task and outlive a caller that gives up (drops its future).
     gate: Arc<Semaphore>,
@@ -89,7 +86,7 @@ impl LocalEmbedder {
         self
     }
 
-    /// Overrides the most padded tokens per forward pass (default 2048). A single input longer than this still
+    /// Overrides the most tokens per forward pass (default 2048). A single input longer than this still
     /// forms a batch of its own.
     pub fn with_batch_tokens(mut self, max_tokens: usize) -> Self {
         self.max_batch_tokens = max_tokens.max(1);
@@ -107,7 +104,7 @@ impl LocalEmbedder {
         self.model().await.map(drop)
     }
 
-    async fn model(&self) -> Result<Arc<BertModel>, EmbedError> {
+    async fn model(&self) -> Result<Arc<Bert>, EmbedError> {
         let model = self
             .inner
             .model
@@ -143,7 +140,7 @@ fn load_tokenizers(dir: &Path) -> Result<Tokenizers, String> {
     Ok(Tokenizers { counting, embedding })
 }
 
-fn load_model(dir: &Path) -> Result<BertModel, EmbedError> {
+fn load_model(dir: &Path) -> Result<Bert, EmbedError> {
     let config_path = dir.join("config.json");
     let config = std::fs::read_to_string(&config_path)
         .map_err(|e| EmbedError::Load(format!("{}: {e}", config_path.display())))?;
@@ -157,18 +154,11 @@ fn load_model(dir: &Path) -> Result<BertModel, EmbedError> {
         )));
     }
     let weights = dir.join("model.safetensors");
-    // SAFETY: memory-mapping is unsafe because another process could modify the file while it is mapped. The model
-    // directory is written once by `bwenge model fetch` (which renames complete files into place) and is only
-    // read afterwards, so the mapping stays valid. Mapping instead of reading keeps the 90 MB of weights in the
-    // page cache, shared and evictable, rather than on the heap.
-    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }
-        .map_err(|e| EmbedError::Load(format!("{}: {e}", weights.display())))?;
-    BertModel::load(vb, &config).map_err(|e| EmbedError::Load(format!("{}: {e}", weights.display())))
+    Bert::load(&weights, &config).map_err(|e| EmbedError::Load(format!("{}: {e}", weights.display())))
 }
 
 /// Splits `order` (input indices sorted by decreasing length) into batches of at most `max_inputs` inputs and
-/// `max_tokens` padded tokens. Since the first input of each batch is its longest, the padded size of a batch is its
-/// count times that first length.
+/// `max_tokens` tokens, counting each input as long as the batch's first (longest) one.
 pub(super) fn plan_batches(
     order: &[usize],
     len: impl Fn(usize) -> usize,
@@ -210,29 +200,11 @@ fn tokenize(inner: &Inner, texts: &[&str], offsets: bool) -> Result<Vec<Encoded>
         .collect())
 }
 
-/// One forward pass over `batch`, padded to its longest member. Returns each input's token vectors (its own
-/// tokens only, `DIMENSIONS` floats each, row after row).
-fn forward(model: &BertModel, batch: &[&Encoded]) -> Result<Vec<Vec<f32>>, EmbedError> {
-    let inference = |e: candle_core::Error| EmbedError::Inference(e.to_string());
-    let len = batch.iter().map(|e| e.ids.len()).max().unwrap_or(0).max(1);
-    let mut ids = Vec::with_capacity(batch.len() * len);
-    let mut mask = Vec::with_capacity(batch.len() * len);
-    for enc in batch {
-        // [PAD] is id 0 in this vocabulary; the mask keeps padded positions out of attention.
-        ids.extend(enc.ids.iter().copied().chain(std::iter::repeat(0)).take(len));
-        mask.extend((0..len).map(|i| u32::from(i < enc.ids.len())));
-    }
-    let shape = (batch.len(), len);
-    let ids = Tensor::from_vec(ids, shape, &Device::Cpu).map_err(inference)?;
-    let mask = Tensor::from_vec(mask, shape, &Device::Cpu).map_err(inference)?;
-    let token_types = ids.zeros_like().map_err(inference)?;
-    let hidden = model.forward(&ids, &token_types, Some(&mask)).map_err(inference)?; // (batch, len, 384)
-    let hidden = hidden.flatten_all().and_then(|h| h.to_vec1::<f32>()).map_err(inference)?;
-    Ok(batch
-        .iter()
-        .enumerate()
-        .map(|(i, enc)| hidden[i * len * DIMENSIONS..(i * len + enc.ids.len()) * DIMENSIONS].to_vec())
-        .collect())
+/// One forward pass over `batch`. Returns each input's token vectors (its own tokens only, `DIMENSIONS` floats
+/// each, row after row).
+fn forward(model: &Bert, batch: &[&Encoded]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let ids: Vec<&[u32]> = batch.iter().map(|e| e.ids.as_slice()).collect();
+    model.forward(&ids).map_err(|e| EmbedError::Inference(e.to_string()))
 }
 
 /// The normalised mean of the token vectors at `rows` of `tokens`; `None` when there are none.
@@ -295,8 +267,8 @@ impl LocalEmbedder {
         .map_err(|e| EmbedError::Inference(format!("tokenizer task failed: {e}")))??;
         let encoded = Arc::new(encoded);
 
-        // Batch inputs of similar length together (as sentence-transformers does), so that short texts are not
-        // padded to the length of a long one in the same batch; results go back to input order at the end.
+        // Longest first, so that a batch's token budget (its count times its first, longest input) is a tight
+        // bound; results go back to input order at the end.
         let mut order: Vec<usize> = (0..encoded.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].ids.len()));
 

@@ -1,7 +1,7 @@
 //! Text embeddings for retrieval, behind one trait.
 //!
 //! Two implementations:
-//! - [`LocalEmbedder`]: sentence-transformers all-MiniLM-L6-v2 on the CPU with candle, so a self-hosted install
+//! - [`LocalEmbedder`]: sentence-transformers all-MiniLM-L6-v2 on the CPU, so a self-hosted install
 //!   needs no external service (the weights come from a package registry, see [`fetch`]).
 //! - [`OpenAiEmbedder`]: any OpenAI-compatible `/embeddings` endpoint (OpenAI, vLLM, Ollama, LiteLLM, ...).
 //!

@@ -1,0 +1,216 @@
+//! The encoder against plain f64 transcriptions of BERT and of libm.
+
+use super::{exp, gelu};
+#[test]
+fn exp_and_gelu_match_libm() {
+    for i in -2000..=2000 {
+        let x = i as f32 / 100.0; // -20 .. 20
+        let want = f64::from(x).exp();
+        let got = f64::from(exp(x));
+        assert!(((got - want) / want).abs() < 2e-7, "exp({x}) = {got}, expected {want}");
+        let erf = libm_erf(f64::from(x) / std::f64::consts::SQRT_2);
+        let want = 0.5 * f64::from(x) * (1.0 + erf);
+        let got = f64::from(gelu(x));
+        assert!((got - want).abs() < 1e-6 * (1.0 + f64::from(x).abs()), "gelu({x}) = {got}, expected {want}");
+    }
+    assert_eq!(exp(-200.0), exp(-87.0), "clamped, never a subnormal or NaN");
+    assert!(exp(200.0).is_finite());
+}
+
+/// erf by its Taylor series (x small) or continued fraction (x large), in f64: the reference for the f32 one.
+fn libm_erf(x: f64) -> f64 {
+    let a = x.abs();
+    let value = if a < 3.0 {
+        let (mut term, mut sum, mut n) = (a, a, 0.0);
+        while term.abs() > 1e-17 {
+            n += 1.0;
+            term *= -a * a / n;
+            sum += term / (2.0 * n + 1.0);
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    } else {
+        let mut f = 0.0;
+        for k in (1..60).rev() {
+            f = (k as f64 / 2.0) / (a + f);
+        }
+        1.0 - (-a * a).exp() / (std::f64::consts::PI.sqrt() * (a + f))
+    };
+    value.copysign(x)
+}
+
+/// A small random model written as a safetensors file, run by `Bert` on a packed batch and by a plain f64
+/// transcription of BERT on each input alone: the strides, packing and fused steps must not change a thing.
+#[test]
+fn forward_matches_a_plain_reference() {
+    let config = super::Config {
+        vocab_size: 30,
+        hidden_size: 8,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        intermediate_size: 16,
+        max_position_embeddings: 12,
+        layer_norm_eps: 1e-12,
+        hidden_act: "gelu".into(),
+        type_vocab_size: 2,
+    };
+    let model = Model::random(&config);
+    let path = std::env::temp_dir().join(format!("bwenge-bert-test-{}.safetensors", std::process::id()));
+    model.write(&path);
+    let bert = super::Bert::load(&path, &config);
+    let _ = std::fs::remove_file(&path);
+    let Ok(bert) = bert else { panic!("the model loads: {:?}", bert.err()) };
+    let inputs: Vec<Vec<u32>> = vec![vec![1, 2], vec![3, 7, 9, 11, 29, 0, 4], vec![5], vec![8; 12]];
+    let refs: Vec<&[u32]> = inputs.iter().map(Vec::as_slice).collect();
+    let Ok(got) = bert.forward(&refs) else { panic!("forward runs") };
+    for (ids, got) in inputs.iter().zip(&got) {
+        let want = model.reference(&config, ids);
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!((f64::from(*g) - w).abs() < 1e-4, "{ids:?}: {g} against {w}");
+        }
+    }
+    assert!(bert.forward(&[&[1, 30]]).is_err(), "an id outside the vocabulary is refused");
+    assert!(bert.forward(&[&[1; 13]]).is_err(), "more tokens than positions are refused");
+    assert_eq!(bert.forward(&[]).map(|v| v.len()), Ok(0));
+}
+
+/// Weights by name, PyTorch layout, as f64 for the reference.
+struct Model(Vec<(String, Vec<usize>, Vec<f64>)>);
+
+impl Model {
+    fn random(c: &super::Config) -> Self {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut tensor = |name: String, shape: Vec<usize>, around: f64| {
+            let n = shape.iter().product();
+            let values = (0..n)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    around + ((seed % 2001) as f64 / 1000.0 - 1.0) * 0.5
+                })
+                .collect();
+            (name, shape, values)
+        };
+        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let mut t = vec![
+            tensor("embeddings.word_embeddings.weight".into(), vec![c.vocab_size, h], 0.0),
+            tensor("embeddings.position_embeddings.weight".into(), vec![c.max_position_embeddings, h], 0.0),
+            tensor("embeddings.token_type_embeddings.weight".into(), vec![2, h], 0.0),
+            tensor("embeddings.LayerNorm.weight".into(), vec![h], 1.0),
+            tensor("embeddings.LayerNorm.bias".into(), vec![h], 0.0),
+        ];
+        for l in 0..c.num_hidden_layers {
+            let p = format!("encoder.layer.{l}");
+            for (name, out, inp) in [
+                ("attention.self.query", h, h),
+                ("attention.self.key", h, h),
+                ("attention.self.value", h, h),
+                ("attention.output.dense", h, h),
+                ("intermediate.dense", i, h),
+                ("output.dense", h, i),
+            ] {
+                t.push(tensor(format!("{p}.{name}.weight"), vec![out, inp], 0.0));
+                t.push(tensor(format!("{p}.{name}.bias"), vec![out], 0.0));
+            }
+            for name in ["attention.output.LayerNorm", "output.LayerNorm"] {
+                t.push(tensor(format!("{p}.{name}.weight"), vec![h], 1.0));
+                t.push(tensor(format!("{p}.{name}.bias"), vec![h], 0.0));
+            }
+        }
+        Self(t)
+    }
+
+    fn write(&self, path: &std::path::Path) {
+        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = self
+            .0
+            .iter()
+            .map(|(n, s, v)| (n.clone(), s.clone(), v.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect()))
+            .collect();
+        let views = bytes.iter().map(|(n, s, b)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b);
+            let Ok(view) = view else { panic!("a valid tensor") };
+            (n.clone(), view)
+        });
+        let Ok(file) = safetensors::serialize(views, None) else { panic!("serialised") };
+        let Ok(()) = std::fs::write(path, file) else { panic!("written") };
+    }
+
+    /// The tensor rounded through f32, as the encoder stores it.
+    fn get(&self, name: &str) -> Vec<f64> {
+        let Some((_, _, v)) = self.0.iter().find(|(n, ..)| n == name) else { panic!("{name}") };
+        v.iter().map(|x| f64::from(*x as f32)).collect()
+    }
+
+    fn linear(&self, name: &str, x: &[Vec<f64>], outputs: usize) -> Vec<Vec<f64>> {
+        let (w, b) = (self.get(&format!("{name}.weight")), self.get(&format!("{name}.bias")));
+        x.iter()
+            .map(|row| {
+                (0..outputs)
+                    .map(|o| b[o] + row.iter().enumerate().map(|(i, v)| v * w[o * row.len() + i]).sum::<f64>())
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn norm(&self, name: &str, x: &mut [Vec<f64>]) {
+        let (w, b) = (self.get(&format!("{name}.weight")), self.get(&format!("{name}.bias")));
+        for row in x {
+            let n = row.len() as f64;
+            let mean = row.iter().sum::<f64>() / n;
+            let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = (*v - mean) / (var + 1e-12).sqrt() * w[j] + b[j];
+            }
+        }
+    }
+
+    fn reference(&self, c: &super::Config, ids: &[u32]) -> Vec<f64> {
+        let (h, heads) = (c.hidden_size, c.num_attention_heads);
+        let d = h / heads;
+        let (word, pos, typ) = (
+            self.get("embeddings.word_embeddings.weight"),
+            self.get("embeddings.position_embeddings.weight"),
+            self.get("embeddings.token_type_embeddings.weight"),
+        );
+        let mut x: Vec<Vec<f64>> = ids
+            .iter()
+            .enumerate()
+            .map(|(p, &id)| (0..h).map(|j| word[id as usize * h + j] + pos[p * h + j] + typ[j]).collect())
+            .collect();
+        self.norm("embeddings.LayerNorm", &mut x);
+        for l in 0..c.num_hidden_layers {
+            let p = format!("encoder.layer.{l}");
+            let q = self.linear(&format!("{p}.attention.self.query"), &x, h);
+            let k = self.linear(&format!("{p}.attention.self.key"), &x, h);
+            let v = self.linear(&format!("{p}.attention.self.value"), &x, h);
+            let mut context = vec![vec![0.0; h]; ids.len()];
+            for head in 0..heads {
+                let cols = head * d..(head + 1) * d;
+                for (r, out) in context.iter_mut().enumerate() {
+                    let scores: Vec<f64> = k
+                        .iter()
+                        .map(|kr| cols.clone().map(|j| q[r][j] * kr[j]).sum::<f64>() / (d as f64).sqrt())
+                        .collect();
+                    let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                    let sum: f64 = e.iter().sum();
+                    for j in cols.clone() {
+                        out[j] = e.iter().zip(&v).map(|(p, vr)| p / sum * vr[j]).sum();
+                    }
+                }
+            }
+            let attended = self.linear(&format!("{p}.attention.output.dense"), &context, h);
+            x.iter_mut().zip(&attended).for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, b)| *a += b));
+            self.norm(&format!("{p}.attention.output.LayerNorm"), &mut x);
+            let mut up = self.linear(&format!("{p}.intermediate.dense"), &x, c.intermediate_size);
+            for v in up.iter_mut().flatten() {
+                *v = 0.5 * *v * (1.0 + libm_erf(*v / std::f64::consts::SQRT_2));
+            }
+            let down = self.linear(&format!("{p}.output.dense"), &up, h);
+            x.iter_mut().zip(&down).for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, b)| *a += b));
+            self.norm(&format!("{p}.output.LayerNorm"), &mut x);
+        }
+        x.concat()
+    }
+}
