@@ -185,8 +185,15 @@ async fn stream(
             }
             // Saved on a clock, not per delta: a model that stalls after a burst still has its burst saved.
             () = tokio::time::sleep_until(next_save), if unsaved => {
-                if let Some((db, id)) = draft && let Err(err) = store::save_draft(db, id, &em.text).await {
-                    tracing::warn!(error = %err, message_id = %id, "saving a streaming answer's draft");
+                if let Some((db, id)) = draft {
+                    // Off the stream's path: a slow write must not hold back the deltas. A save that lands after
+                    // the answer was finished changes nothing (it only touches a `streaming` row).
+                    let (db, text) = (db.clone(), em.text.clone());
+                    tokio::spawn(async move {
+                        if let Err(err) = store::save_draft(&db, id, &text).await {
+                            tracing::warn!(error = %err, message_id = %id, "saving a streaming answer's draft");
+                        }
+                    });
                 }
                 (next_save, unsaved) = (tokio::time::Instant::now() + DRAFT_EVERY, false);
                 continue;
