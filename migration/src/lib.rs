@@ -13,6 +13,7 @@ mod m20261128_000008_classes;
 mod m20261128_000009_analytics;
 mod m20261129_000010_org_totals;
 mod m20261129_000011_billing;
+mod m20261129_000012_streaming_answers;
 
 /// The session-length bucket the org totals migration filled in (the app's own must agree; its tests check).
 #[doc(hidden)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_analytics::Migration),
             Box::new(m20261129_000010_org_totals::Migration),
             Box::new(m20261129_000011_billing::Migration),
+            Box::new(m20261129_000012_streaming_answers::Migration),
         ]
     }
 }

@@ -142,8 +142,19 @@ pub async fn insert_message(
 ) -> Result<chat_message::Model, sea_orm::DbErr> {
     // A draft is not yet activity; its end is (see `finish_answer`).
     let touch = message.role == "assistant" && message.status != "streaming";
-    let now = Utc::now();
-    let row = chat_message::ActiveModel {
+    let (org_id, session_id) = (message.org_id, message.session_id);
+    let mut row = active(message);
+    row.created_at = Set(Utc::now());
+    let row = row.insert(db).await?;
+    if touch {
+        touch_session(db, org_id, session_id).await?;
+    }
+    Ok(row)
+}
+
+/// Every field of a message but its creation time.
+fn active(message: NewMessage) -> chat_message::ActiveModel {
+    chat_message::ActiveModel {
         id: Set(message.id),
         org_id: Set(message.org_id),
         session_id: Set(message.session_id),
@@ -156,14 +167,8 @@ pub async fn insert_message(
         usage: Set(message.usage),
         latency_ms: Set(message.latency_ms),
         error_code: Set(message.error_code),
-        created_at: Set(now),
+        created_at: sea_orm::NotSet,
     }
-    .insert(db)
-    .await?;
-    if touch {
-        touch_session(db, message.org_id, message.session_id).await?;
-    }
-    Ok(row)
 }
 
 /// Rewrites an answer first stored as a `streaming` draft with how it ended, and marks the session active.
@@ -171,21 +176,12 @@ pub async fn finish_answer(
     db: &impl ConnectionTrait,
     message: NewMessage,
 ) -> Result<chat_message::Model, sea_orm::DbErr> {
-    let row = chat_message::ActiveModel {
-        id: sea_orm::Unchanged(message.id),
-        content: Set(message.content),
-        status: Set(message.status.to_owned()),
-        answered_by: Set(message.answered_by.to_owned()),
-        citations: Set(message.citations),
-        cues: Set(message.cues),
-        usage: Set(message.usage),
-        latency_ms: Set(message.latency_ms),
-        error_code: Set(message.error_code),
-        ..Default::default()
-    }
-    .update(db)
-    .await?;
-    touch_session(db, message.org_id, message.session_id).await?;
+    let (id, org_id, session_id) = (message.id, message.org_id, message.session_id);
+    let mut row = active(message);
+    // Found by its key; the other fields are written as the answer ended (its scope is unchanged).
+    row.id = sea_orm::Unchanged(id);
+    let row = row.update(db).await?;
+    touch_session(db, org_id, session_id).await?;
     Ok(row)
 }
 
