@@ -12,7 +12,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::config::Settings;
 use crate::platform::Backends;
@@ -111,34 +111,38 @@ impl Application {
             ops::backups::OpsToken::load_or_create(&backends.config.server.data_dir)
                 .context("creating the operator's token (secrets/ops.key)")?,
         );
-        let mounts = Arc::new(mounts);
+        // The OpenAPI parts are only read to publish the document; the routes keep just their `configure`.
+        let (parts, configures): (Vec<_>, Vec<_>) = mounts.into_iter().map(|m| (m.openapi, m.configure)).unzip();
+        let document = web::Data::new(openapi::Published::new(parts).context("serialising the OpenAPI document")?);
+        let configures = Arc::new(configures);
         let settings = backends.config.clone();
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();
         let grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
-        let document = openapi::document(mounts.iter().map(|m| m.openapi.clone()));
         let (max_json, cors_origins) = (settings.server.max_json_bytes, settings.server.cors_origins.clone());
         let shared = web::Data::new(backends.clone());
         let metrics = web::Data::from(backends.metrics.clone());
         let csp = web::Data::new(http::Csp::for_settings(&settings)?);
         let server = HttpServer::new(move || {
-            let mounts = mounts.clone();
+            let configures = configures.clone();
             App::new()
                 .app_data(shared.clone())
                 .app_data(metrics.clone())
                 .app_data(csp.clone())
                 .app_data(ops_token.clone())
+                .app_data(document.clone())
                 .app_data(http::json_config(max_json))
                 .app_data(http::query_config())
                 .app_data(http::path_config())
                 .configure(ops::configure)
                 .service(web::scope("/api/v1").configure(move |cfg| {
-                    for mount in mounts.iter() {
-                        (mount.configure)(cfg);
+                    for configure in configures.iter() {
+                        configure(cfg);
                     }
                 }))
-                .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", document.clone()))
+                .route("/api/openapi.json", web::get().to(openapi::serve))
+                .service(SwaggerUi::new("/api/docs/{_:.*}").config(Config::new(["/api/openapi.json"])))
                 .route(
                     "/api/docs",
                     web::get().to(|| async {

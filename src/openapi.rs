@@ -1,10 +1,16 @@
 //! The OpenAPI 3.1 document: the base (info, the error shape, security schemes) merged with each domain's part,
 //! served at `/api/openapi.json` with a docs UI at `/api/docs` whose assets are compiled into the binary.
 //!
+//! The document is serialised once at start-up and served as those bytes: as a value it takes ~5.6 MiB, and the
+//! docs UI's own route kept one clone per HTTP worker (measured with heaptrack: 28 of an idle server's 34 MiB of
+//! heap), while its JSON is ~200 KB.
+//!
 //! Errors the shared plumbing produces on every route (bad JSON, a malformed id, a missing token, a rate limit)
 //! are documented here once, on each operation they can reach, so a client generated from the document knows
 //! every status it may get; a route documents the errors of its own logic itself.
 
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -48,6 +54,21 @@ pub fn document(domains: impl IntoIterator<Item = utoipa::openapi::OpenApi>) -> 
         }
     }
     doc
+}
+
+/// The document as served: its JSON, built once.
+#[derive(Clone)]
+pub struct Published(web::Bytes);
+
+impl Published {
+    pub fn new(domains: impl IntoIterator<Item = utoipa::openapi::OpenApi>) -> anyhow::Result<Self> {
+        Ok(Self(serde_json::to_vec(&document(domains))?.into()))
+    }
+}
+
+/// `GET /api/openapi.json`.
+pub async fn serve(doc: web::Data<Published>) -> HttpResponse {
+    HttpResponse::Ok().content_type(ContentType::json()).body(doc.0.clone())
 }
 
 fn add_security_schemes(doc: &mut utoipa::openapi::OpenApi) {
