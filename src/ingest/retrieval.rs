@@ -131,9 +131,8 @@ async fn passages_for(
     // The table is the truth for text and location; the org filter again, so no bug elsewhere can leak.
     let rows = store::chunks_by_id(db, org_id, ranked.iter().map(|(id, _)| *id)).await?;
     let documents: HashSet<Uuid> = rows.values().map(|c| c.document_id).collect();
-    let ordinals: HashSet<i32> =
-        rows.values().flat_map(|c| (c.ordinal - PASSAGE_RADIUS)..=(c.ordinal + PASSAGE_RADIUS)).collect();
-    let neighbours = store::chunks_at(db, org_id, &documents, ordinals).await?;
+    let neighbours =
+        store::chunks_around(db, org_id, rows.values().map(|c| (c.document_id, c.ordinal)), PASSAGE_RADIUS).await?;
     let names = store::document_names(db, org_id, &documents).await?;
     let mut shown: HashSet<Uuid> = HashSet::new();
     let mut per_document: HashMap<Uuid, i32> = HashMap::new();

@@ -1,8 +1,8 @@
 //! Queries of the chunk table: written by the pipeline, read by search, citations and the document viewer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
 use crate::ingest::entities::{chunk, document};
@@ -62,19 +62,26 @@ pub async fn chunks_by_id(
     Ok(rows.into_iter().map(|c| (c.id, c)).collect())
 }
 
-/// Chunks of `documents` at the given ordinals, by `(document, ordinal)`.
-pub async fn chunks_at(
+/// The chunks within `radius` ordinals of each `(document, ordinal)`, by `(document, ordinal)`. One range per hit
+/// (each an `idx_chunks_document` range scan): asking for every document at every ordinal instead read a cross
+/// product that grew with the corpus (hundreds of rows, their text decoded, for a five-hit search).
+pub async fn chunks_around(
     db: &impl ConnectionTrait,
     org_id: Uuid,
-    documents: &HashSet<Uuid>,
-    ordinals: HashSet<i32>,
+    around: impl IntoIterator<Item = (Uuid, i32)>,
+    radius: i32,
 ) -> Result<HashMap<(Uuid, i32), chunk::Model>, DbErr> {
-    let rows = chunk::Entity::find()
-        .filter(chunk::Column::OrgId.eq(org_id))
-        .filter(chunk::Column::DocumentId.is_in(documents.iter().copied()))
-        .filter(chunk::Column::Ordinal.is_in(ordinals))
-        .all(db)
-        .await?;
+    let ranges = around.into_iter().fold(Condition::any(), |any, (document_id, ordinal)| {
+        any.add(
+            Condition::all()
+                .add(chunk::Column::DocumentId.eq(document_id))
+                .add(chunk::Column::Ordinal.between(ordinal - radius, ordinal + radius)),
+        )
+    });
+    if ranges.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = chunk::Entity::find().filter(chunk::Column::OrgId.eq(org_id)).filter(ranges).all(db).await?;
     Ok(rows.into_iter().map(|c| ((c.document_id, c.ordinal), c)).collect())
 }
 
