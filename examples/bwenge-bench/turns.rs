@@ -13,7 +13,7 @@ use tokio::sync::Barrier;
 
 use crate::client::{self, ANSWER_LINE, Api, QUESTION};
 use crate::corpus;
-use crate::report::{Report, latency, p50_p99, round};
+use crate::report::{Report, latency, mib, p50_p99, round};
 use crate::server::{Launch, Server};
 
 /// A server with one 50 KiB document and a persona on it: what every turn searches and cites.
@@ -92,6 +92,11 @@ pub async fn run(chat: &Chat, plan: &Plan, report: &mut Report) -> anyhow::Resul
             report.section("turns", json!({ "sequential": sequential, "concurrent": concurrent }));
         }
     }
+    // What the server keeps after the load: a leak or a fragmenting allocator shows here, not in the idle figure.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let rss = mib(chat.server.rss_kib()?);
+    report.row("server RSS after the chat load", format!("{rss} MiB"), "3 s after the last concurrent turn");
+    report.section("turns", json!({ "sequential": sequential, "concurrent": concurrent, "rss_after_mib": rss }));
     Ok(())
 }
 
