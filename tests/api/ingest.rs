@@ -315,3 +315,28 @@ async fn collections_are_listed_renamed_and_deleted_with_their_documents() {
     assert_error(gone, 404, "not_found").await;
     assert!(search(&app, &teacher, "range numbers", &[]).await["results"].as_array().unwrap().is_empty());
 }
+
+/// Small to big: a hit comes back joined with the chunks around it in its own section, and not across a heading.
+#[tokio::test]
+async fn a_hit_returns_its_neighbours_within_its_section() {
+    let app = spawn_app().await;
+    let teacher = app.register("Passage school").await;
+    let collection = create_collection(&app, &teacher, "Geography").await;
+    // Paragraphs of ~115 words: one chunk cannot hold both paragraphs around the one a search finds.
+    let filler = "The river carries sediment downstream and shapes the valley floor over many seasons. ".repeat(8);
+    let mut text = String::from("# Rivers\n\n");
+    for i in 1..=4 {
+        let lead = if i == 3 { "A delta forms where a river meets the sea and drops its sand." } else { "" };
+        text.push_str(&format!("Rivermark{i} opens this paragraph. {lead} {filler}\n\n"));
+    }
+    text.push_str(&format!("# Mountains\n\nSummitmark opens the next section. {filler}\n"));
+    let doc = ingest(&app, &teacher, &collection, "geography.md", text.into_bytes()).await;
+    assert_eq!(doc["status"], "ready", "{doc}");
+    assert!(doc["chunk_count"].as_i64().unwrap() >= 3, "{doc}");
+
+    let found = search(&app, &teacher, "rivermark3: where does a river form a delta?", &[&collection]).await;
+    let top = found["results"][0]["text"].as_str().unwrap();
+    assert!(top.contains("Rivermark3"), "the hit itself: {found}");
+    assert!(top.contains("Rivermark2") && top.contains("Rivermark4"), "its neighbours either side: {top}");
+    assert!(!top.contains("Summitmark"), "not past its section: {top}");
+}
