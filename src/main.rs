@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 /// `LD_PRELOAD`, two runs each of `bwenge-bench --scenarios turns --clients 50`: 3.6-3.7 against 3.8-4.2 ms of server
 /// CPU per sequential turn, and 530-571 against 488-494 turns/s for 50 HTTP clients (WebSocket runs overlapped).
 /// SQLite still allocates through the C library.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
