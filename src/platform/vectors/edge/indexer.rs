@@ -29,12 +29,14 @@ pub(super) struct Indexer {
     /// Points written since the last build; `None` turns background builds off.
     every: Option<usize>,
     written: AtomicUsize,
-    running: AtomicBool,
+    /// Shared with the build's thread, which clears it only after dropping its handle on the shard: once a build
+    /// is seen finished, dropping the store releases the directory (a reopen right after does not race it).
+    running: Arc<AtomicBool>,
 }
 
 impl Indexer {
     pub(super) fn new(every: Option<usize>) -> Self {
-        Self { every, written: AtomicUsize::new(0), running: AtomicBool::new(false) }
+        Self { every, written: AtomicUsize::new(0), running: Arc::new(AtomicBool::new(false)) }
     }
 
     /// Whether a background build is under way (for tests and stats).
@@ -99,8 +101,12 @@ pub(super) fn wrote(inner: &Arc<Inner>, points: usize) {
         return;
     }
     inner.indexer.written.store(0, Ordering::Release);
-    let worker = Arc::clone(inner);
-    let spawned = std::thread::Builder::new().name("vector-index".into()).spawn(move || build(&worker));
+    let (worker, running) = (Arc::clone(inner), Arc::clone(&inner.indexer.running));
+    let spawned = std::thread::Builder::new().name("vector-index".into()).spawn(move || {
+        build(&worker);
+        drop(worker);
+        running.store(false, Ordering::Release);
+    });
     if let Err(err) = spawned {
         tracing::warn!(error = %err, "could not start a vector index build");
         inner.indexer.running.store(false, Ordering::Release);
@@ -113,7 +119,6 @@ fn build(inner: &Inner) {
         let _single = inner.optimizing.lock().unwrap_or_else(PoisonError::into_inner);
         catch_unwind(AssertUnwindSafe(|| inner.shard.optimize()))
     };
-    inner.indexer.running.store(false, Ordering::Release);
     match outcome {
         Ok(Ok(changed)) => {
             inner.flush();
