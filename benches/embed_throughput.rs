@@ -2,6 +2,8 @@
 //!
 //!     cargo bench --bench embed_throughput            (model dir from BWENGE_TEST_MODEL_DIR,
 //!                                                      default /var/tmp/bwenge-model/all-MiniLM-L6-v2)
+//!
+//! Runs the model in f32, then in int8 (where the CPU has AVX-512 VNNI), and compares their passage vectors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
@@ -12,11 +14,28 @@ use bwenge::platform::llm::embeddings::{Embedder, LocalEmbedder};
 async fn main() {
     let dir =
         std::env::var("BWENGE_TEST_MODEL_DIR").unwrap_or_else(|_| "/var/tmp/bwenge-model/all-MiniLM-L6-v2".into());
-    let e = match LocalEmbedder::new(&dir) {
+    let Some(exact) = run(&dir, false).await else { return };
+    if !bwenge_bert::int8::supported() {
+        println!("int8: this CPU has no AVX-512 VNNI");
+        return;
+    }
+    let Some(int8) = run(&dir, true).await else { return };
+    let worst = exact
+        .iter()
+        .zip(&int8)
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
+        .fold(f32::INFINITY, f32::min);
+    println!("int8 against f32: lowest cosine of a passage vector {worst:.4}");
+}
+
+/// Times short and long inputs; returns the passages' vectors.
+async fn run(dir: &str, int8: bool) -> Option<Vec<Vec<f32>>> {
+    println!("--- {}", if int8 { "int8" } else { "f32" });
+    let e = match LocalEmbedder::new(dir).map(|e| e.with_int8(int8)) {
         Ok(e) => e,
         Err(err) => {
             eprintln!("no model at {dir}: {err} (run `bwenge model fetch --dir {dir}`)");
-            return;
+            return None;
         }
     };
 
@@ -49,4 +68,5 @@ async fn main() {
         v.len(),
         v.len() as f64 / secs
     );
+    Some(v)
 }

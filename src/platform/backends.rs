@@ -22,7 +22,7 @@ use super::ratelimit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use super::redis::Redis;
 use super::storage::Storage;
 use super::vectors::{VectorStore, edge::EdgeVectorStore, server::QdrantVectorStore};
-use crate::config::{Settings, secret_opt};
+use crate::config::{ModelPrecision, Settings, secret_opt};
 
 /// Cheap to clone: every member is a handle.
 #[derive(Clone)]
@@ -141,7 +141,11 @@ async fn open_embeddings(settings: &Settings) -> anyhow::Result<(Option<Arc<dyn 
                 fetch::fetch_model(&fetch::ModelSource::pinned(&e.fetch_url), &dir).await
             };
             let why = match (fetched, LocalEmbedder::new(&dir)) {
-                (_, Ok(local)) => return Ok((Some(Arc::new(local.with_batch_size(e.batch_size.max(1)))), None)),
+                (_, Ok(local)) => {
+                    let local =
+                        local.with_batch_size(e.batch_size.max(1)).with_int8(e.precision == ModelPrecision::Int8);
+                    return Ok((Some(Arc::new(local)), None));
+                }
                 (Err(err), _) => format!("the embedding model could not be fetched: {err:#}"),
                 (Ok(()), Err(_)) => format!(
                     "no embedding model at {} and embeddings.fetch is off: run `bwenge model fetch` or set \

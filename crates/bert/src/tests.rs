@@ -214,3 +214,82 @@ impl Model {
         x.concat()
     }
 }
+
+/// The int8 product against the exact one on shapes that are not multiples of the kernel's blocks (13 rows, 37
+/// inputs, 45 outputs, one output all zeros): every output within the quantisation's error bound.
+#[test]
+fn int8_linear_matches_f32_within_quantisation_error() {
+    if !super::int8::supported() {
+        eprintln!("skipped: this CPU has no AVX-512 VNNI");
+        return;
+    }
+    let (rows, inputs, outputs) = (13, 37, 45);
+    let mut seed = 7u64;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    };
+    let mut weight: Vec<f32> = (0..inputs * outputs).map(|_| next()).collect();
+    weight[..inputs].iter_mut().for_each(|w| *w = 0.0);
+    let x: Vec<f32> = (0..rows * inputs).map(|_| next() * 3.0).collect();
+    let bias: Vec<f32> = (0..outputs).map(|_| next()).collect();
+    let q = super::int8::QuantizedWeight::new(&weight, inputs, outputs);
+    let mut got = vec![f32::NAN; rows * outputs];
+    q.linear(&x, &bias, &mut got, rows);
+    for r in 0..rows {
+        let xs = &x[r * inputs..(r + 1) * inputs];
+        let x_max = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for o in 0..outputs {
+            let ws = &weight[o * inputs..(o + 1) * inputs];
+            let w_max = ws.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let want: f32 = bias[o] + xs.iter().zip(ws).map(|(a, b)| a * b).sum::<f32>();
+            // Each factor is off by at most half a step: |Δ(x·w)| ≤ (|x|·Δw + |w|·Δx + Δx·Δw) per term.
+            let (dx, dw) = (x_max / 254.0, w_max / 254.0);
+            let bound: f32 = xs.iter().zip(ws).map(|(a, b)| a.abs() * dw + b.abs() * dx + dx * dw).sum::<f32>() + 1e-5;
+            let g = got[r * outputs + o];
+            assert!((g - want).abs() <= bound, "row {r} output {o}: {g} against {want} (bound {bound})");
+        }
+    }
+    for r in 0..rows {
+        let g = got[r * outputs];
+        assert!((g - bias[0]).abs() < 1e-6, "an all-zero weight row leaves the bias: {g}");
+    }
+    assert!(got.iter().all(|v| v.is_finite()), "every output written");
+}
+
+/// A whole pass in int8 against f32 on the random model: the token vectors point the same way.
+#[test]
+fn int8_forward_stays_close_to_f32() {
+    if !super::int8::supported() {
+        eprintln!("skipped: this CPU has no AVX-512 VNNI");
+        return;
+    }
+    let config = super::Config {
+        vocab_size: 30,
+        hidden_size: 64,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        intermediate_size: 128,
+        max_position_embeddings: 40,
+        layer_norm_eps: 1e-12,
+        hidden_act: "gelu".into(),
+        type_vocab_size: 2,
+    };
+    let model = Model::random(&config);
+    let path = std::env::temp_dir().join(format!("bwenge-bert-int8-{}.safetensors", std::process::id()));
+    model.write(&path);
+    let (exact, quantized) = (super::Bert::load(&path, &config), super::Bert::load(&path, &config));
+    let _ = std::fs::remove_file(&path);
+    let (Ok(exact), Ok(mut quantized)) = (exact, quantized) else { panic!("the model loads") };
+    assert!(quantized.quantize());
+    let inputs: Vec<Vec<u32>> = vec![(0..40).map(|i| i % 30).collect(), vec![3, 7, 9], vec![5]];
+    let refs: Vec<&[u32]> = inputs.iter().map(Vec::as_slice).collect();
+    let (Ok(want), Ok(got)) = (exact.forward(&refs), quantized.forward(&refs)) else { panic!("forward runs") };
+    for (w, g) in want.iter().zip(&got) {
+        for (w, g) in w.chunks_exact(64).zip(g.chunks_exact(64)) {
+            let dot: f32 = w.iter().zip(g).map(|(a, b)| a * b).sum();
+            let cos = dot / (w.iter().map(|a| a * a).sum::<f32>().sqrt() * g.iter().map(|a| a * a).sum::<f32>().sqrt());
+            assert!(cos > 0.99, "token vector cosine {cos}");
+        }
+    }
+}

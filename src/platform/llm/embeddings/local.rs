@@ -44,6 +44,8 @@ struct Inner {
     /// contend. Taking the permit per batch (not per call) lets a short query interleave with a long ingestion job.
     /// `Arc` so the permit can move into the blocking task and outlive a caller that gives up (drops its future).
     gate: Arc<Semaphore>,
+    /// Run the linear layers in int8 where the CPU can (see `bwenge_bert::int8`).
+    int8: bool,
 }
 
 struct Tokenizers {
@@ -74,6 +76,7 @@ impl LocalEmbedder {
                 tokenizers: OnceLock::new(),
                 model: OnceCell::new(),
                 gate: Arc::new(Semaphore::new(1)),
+                int8: false,
             }),
             max_batch_inputs: DEFAULT_MAX_BATCH_INPUTS,
             max_batch_tokens: DEFAULT_MAX_BATCH_TOKENS,
@@ -93,6 +96,15 @@ impl LocalEmbedder {
         self
     }
 
+    /// Runs the model's linear layers in int8 on CPUs with AVX-512 VNNI (f32 elsewhere, logged at load). Call
+    /// before the first use.
+    pub fn with_int8(mut self, int8: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.int8 = int8;
+        }
+        self
+    }
+
     /// The directory the model is loaded from.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
@@ -109,8 +121,8 @@ impl LocalEmbedder {
             .inner
             .model
             .get_or_try_init(|| async {
-                let dir = self.inner.dir.clone();
-                let model = tokio::task::spawn_blocking(move || load_model(&dir))
+                let (dir, int8) = (self.inner.dir.clone(), self.inner.int8);
+                let model = tokio::task::spawn_blocking(move || load_model(&dir, int8))
                     .await
                     .map_err(|e| EmbedError::Load(format!("model loading task failed: {e}")))??;
                 tracing::info!(dir = %self.inner.dir.display(), "loaded local embedding model");
@@ -140,7 +152,7 @@ fn load_tokenizers(dir: &Path) -> Result<Tokenizers, String> {
     Ok(Tokenizers { counting, embedding })
 }
 
-fn load_model(dir: &Path) -> Result<Bert, EmbedError> {
+fn load_model(dir: &Path, int8: bool) -> Result<Bert, EmbedError> {
     let config_path = dir.join("config.json");
     let config = std::fs::read_to_string(&config_path)
         .map_err(|e| EmbedError::Load(format!("{}: {e}", config_path.display())))?;
@@ -154,7 +166,14 @@ fn load_model(dir: &Path) -> Result<Bert, EmbedError> {
         )));
     }
     let weights = dir.join("model.safetensors");
-    Bert::load(&weights, &config).map_err(|e| EmbedError::Load(format!("{}: {e}", weights.display())))
+    let mut model =
+        Bert::load(&weights, &config).map_err(|e| EmbedError::Load(format!("{}: {e}", weights.display())))?;
+    if int8 && !model.quantize() {
+        tracing::warn!("embeddings.precision is int8 but this CPU has no AVX-512 VNNI: the model runs in f32");
+    }
+    let precision = if int8 && bwenge_bert::int8::supported() { "int8" } else { "f32" };
+    tracing::info!(precision, "local embedding model precision");
+    Ok(model)
 }
 
 /// Splits `order` (input indices sorted by decreasing length) into batches of at most `max_inputs` inputs and
