@@ -94,10 +94,15 @@ export async function figureLives(page, label) {
     return opaque / (pixels.length / 4);
   });
   if (drawn < 0.05) throw new Error(`${label}: the canvas is blank (${drawn} drawn)`);
+  // Moving: a later picture differs from the first. Polled for a few seconds, since on a loaded machine the
+  // browser may draw few frames in any one moment (a single 600 ms look once saw none).
   const first = await figure.screenshot();
-  await page.waitForTimeout(600);
-  const second = await figure.screenshot();
-  if (first.equals(second)) throw new Error(`${label}: the figure does not move`);
+  let moved = false;
+  for (let look = 0; look < 10 && !moved; look += 1) {
+    await page.waitForTimeout(500);
+    moved = !first.equals(await figure.screenshot());
+  }
+  if (!moved) throw new Error(`${label}: the figure does not move`);
   return drawn;
 }
 
