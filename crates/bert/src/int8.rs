@@ -69,10 +69,6 @@ impl QuantizedWeight {
         Self { packed, scale, offset, inputs, outputs, groups }
     }
 
-    pub fn outputs(&self) -> usize {
-        self.outputs
-    }
-
     /// `out = x·wᵀ + bias` over `rows` rows of `inputs` values, on every core. Panics unless [`supported`].
     pub fn linear(&self, x: &[f32], bias: &[f32], out: &mut [f32], rows: usize) {
         assert!(supported(), "the int8 kernel needs AVX-512 VNNI");

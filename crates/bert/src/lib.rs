@@ -196,23 +196,14 @@ impl Bert {
         })
     }
 
-    /// Runs the linear layers in int8 from now on (see [`int8`]): about twice the passages a second, token
-    /// vectors within ~1% of f32 (cosine > 0.99). Returns false, changing nothing, on a CPU without AVX-512 VNNI.
+    /// Runs the linear layers in int8 from now on (see [`int8`]): about three times the passages a second, passage
+    /// vectors within cosine 0.997 of f32's. Returns false, changing nothing, on a CPU without AVX-512 VNNI.
     pub fn quantize(&mut self) -> bool {
         if !int8::supported() {
             return false;
         }
-        let skip = std::env::var("SKIPQ").unwrap_or_default();
         for layer in &mut self.layers {
-            for (name, dense) in [
-                ("qkv", &mut layer.qkv),
-                ("out", &mut layer.attention_out),
-                ("up", &mut layer.up),
-                ("down", &mut layer.down),
-            ] {
-                if skip.contains(name) {
-                    continue;
-                }
+            for dense in [&mut layer.qkv, &mut layer.attention_out, &mut layer.up, &mut layer.down] {
                 dense.quantized = Some(int8::QuantizedWeight::new(&dense.weight, dense.inputs, dense.outputs));
                 // The f32 copy is no longer read: give its memory back.
                 dense.weight = Vec::new();

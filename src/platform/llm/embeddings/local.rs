@@ -31,6 +31,8 @@ pub struct LocalEmbedder {
     inner: Arc<Inner>,
     max_batch_inputs: usize,
     max_batch_tokens: usize,
+    /// Run the linear layers in int8 where the CPU can (see `bwenge_bert::int8`).
+    int8: bool,
 }
 
 /// The state that blocking tasks need, behind an `Arc` because `spawn_blocking` closures must be `'static`.
@@ -44,8 +46,6 @@ struct Inner {
     /// contend. Taking the permit per batch (not per call) lets a short query interleave with a long ingestion job.
     /// `Arc` so the permit can move into the blocking task and outlive a caller that gives up (drops its future).
     gate: Arc<Semaphore>,
-    /// Run the linear layers in int8 where the CPU can (see `bwenge_bert::int8`).
-    int8: bool,
 }
 
 struct Tokenizers {
@@ -76,8 +76,8 @@ impl LocalEmbedder {
                 tokenizers: OnceLock::new(),
                 model: OnceCell::new(),
                 gate: Arc::new(Semaphore::new(1)),
-                int8: false,
             }),
+            int8: false,
             max_batch_inputs: DEFAULT_MAX_BATCH_INPUTS,
             max_batch_tokens: DEFAULT_MAX_BATCH_TOKENS,
         })
@@ -99,9 +99,7 @@ impl LocalEmbedder {
     /// Runs the model's linear layers in int8 on CPUs with AVX-512 VNNI (f32 elsewhere, logged at load). Call
     /// before the first use.
     pub fn with_int8(mut self, int8: bool) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.int8 = int8;
-        }
+        self.int8 = int8;
         self
     }
 
@@ -121,7 +119,7 @@ impl LocalEmbedder {
             .inner
             .model
             .get_or_try_init(|| async {
-                let (dir, int8) = (self.inner.dir.clone(), self.inner.int8);
+                let (dir, int8) = (self.inner.dir.clone(), self.int8);
                 let model = tokio::task::spawn_blocking(move || load_model(&dir, int8))
                     .await
                     .map_err(|e| EmbedError::Load(format!("model loading task failed: {e}")))??;
@@ -168,11 +166,11 @@ fn load_model(dir: &Path, int8: bool) -> Result<Bert, EmbedError> {
     let weights = dir.join("model.safetensors");
     let mut model =
         Bert::load(&weights, &config).map_err(|e| EmbedError::Load(format!("{}: {e}", weights.display())))?;
-    if int8 && !model.quantize() {
+    let quantized = int8 && model.quantize();
+    if int8 && !quantized {
         tracing::warn!("embeddings.precision is int8 but this CPU has no AVX-512 VNNI: the model runs in f32");
     }
-    let precision = if int8 && bwenge_bert::int8::supported() { "int8" } else { "f32" };
-    tracing::info!(precision, "local embedding model precision");
+    tracing::info!(precision = if quantized { "int8" } else { "f32" }, "local embedding model precision");
     Ok(model)
 }
 
