@@ -11,7 +11,7 @@ uploads every file of docs/ into one collection, waits for them, then:
 
 - retrieval as ../shared/eval/run_eval.py measures it: recall@5 and MRR@10 of answerable questions through
   `POST /search` (a hit is a result from the gold file holding an answer string), by kind, and each question's
-  best `relevance`;
+  best `relevance`, and the words no chunk holds (`unmatched`) with their `unmatched_weight`;
 
 then makes a tutor of the collection, asks every question of questions.jsonl in a session of its own (no history
 to lean on) and reports, for the tutor the server runs (a model if `llm.base_url` is set, else the extractive
@@ -112,7 +112,8 @@ def retrieval(client, collection, questions, names):
         _, wide = client.call("POST", "/api/v1/search",
                               {"query": q["question"], "collection_ids": [collection], "top_k": 50})
         spread = sorted((h.get("relevance") or -1 for h in wide["results"]), reverse=True)
-        per_question[q["id"]] = {"rank": rank, "relevance": relevance, "spread": spread}
+        per_question[q["id"]] = {"rank": rank, "relevance": relevance, "spread": spread,
+                                 "unmatched": found.get("unmatched"), "unmatched_weight": found.get("unmatched_weight")}
     answerable = [q for q in questions if q["answers"]]
 
     def scores(qs):
@@ -189,6 +190,8 @@ def run(args, docs_dir, questions):
         rows.append({"id": q["id"], "kind": q.get("kind"), "answerable": bool(answers), "refused": refused,
                      "rank": per_question[q["id"]]["rank"], "relevance": per_question[q["id"]]["relevance"],
                      "spread": per_question[q["id"]]["spread"],
+                     "unmatched": per_question[q["id"]]["unmatched"],
+                     "unmatched_weight": per_question[q["id"]]["unmatched_weight"],
                      "answered_by": message["answered_by"], "holds": holds, "chars": len(message["content"])})
 
     answerable = [r for r in rows if r["answerable"]]
@@ -216,6 +219,9 @@ def run(args, docs_dir, questions):
     print("relevance of the best hit (answerable / unanswerable, sorted):")
     print("  ", sorted(round(r["relevance"], 3) for r in answerable if r["relevance"] is not None))
     print("  ", sorted(round(r["relevance"], 3) for r in unanswerable if r["relevance"] is not None))
+    print("weight of the unmatched words (answerable / unanswerable, sorted, zeros left out):")
+    for group in (answerable, unanswerable):
+        print("  ", sorted(round(r["unmatched_weight"], 3) for r in group if r.get("unmatched_weight")))
     if args.out:
         json.dump(summary, open(args.out, "w"), indent=1)
 

@@ -11,6 +11,21 @@ use crate::platform::llm::chat::ChatMessage;
 pub const NOT_COVERED: &str = "Your course material does not cover this, so I won't guess. Try asking it another \
     way, or ask your teacher.";
 
+/// [`NOT_COVERED`], naming the words the question rests on that the material never uses: the student sees why, and
+/// can fix a misspelt word.
+pub fn not_covered(unmatched: &[String]) -> String {
+    let quoted: Vec<String> = unmatched.iter().take(5).map(|w| format!("\"{w}\"")).collect();
+    let named = match quoted.as_slice() {
+        [] => return NOT_COVERED.to_owned(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    };
+    format!(
+        "Your course material does not cover this: it never mentions {named}, so I won't guess. Check the \
+         spelling, ask it another way, or ask your teacher."
+    )
+}
+
 /// Said instead of calling the model when the persona has no collections to answer from.
 pub const NO_MATERIAL: &str =
     "I have no course material to answer from yet. Ask your teacher to add some to this tutor.";
@@ -184,6 +199,15 @@ mod tests {
         assert_eq!(order, [1, 3], "numbered like a list, not in the order mentioned");
         assert_eq!((found[1].heading_path.as_str(), found[1].chunk_id), ("D", Some(Uuid::from_u128(3))));
         assert_eq!(found[1].page, Some(3));
+    }
+
+    #[test]
+    fn not_covered_names_the_words_the_material_never_uses() {
+        let words = |w: &[&str]| w.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        assert_eq!(not_covered(&[]), NOT_COVERED);
+        assert!(not_covered(&words(&["tkinter"])).contains("never mentions \"tkinter\", so"));
+        assert!(not_covered(&words(&["a", "b", "c"])).contains("\"a\", \"b\" or \"c\""));
+        assert!(not_covered(&words(&["tkinter"])).contains("does not cover"), "the same opening as without words");
     }
 
     #[test]

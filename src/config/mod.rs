@@ -218,6 +218,9 @@ pub struct ChatSettings {
     pub min_relevance: f32,
     /// Below this (and above `min_relevance`) the model is told the sources may not answer the question.
     pub borderline_relevance: f32,
+    /// Most `unmatched_weight` (how much of the question rests on words the material never uses) a question may
+    /// have and still be answered, with an embedding model; at or above it the tutor says "not covered".
+    pub max_unmatched_weight: f32,
     /// Least fused score of the best hit without an embedding model (BM25 only: at most 1/3).
     pub min_score_sparse: f32,
     /// Rough tokens (characters / 4) of earlier messages sent along with a question.

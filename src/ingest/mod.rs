@@ -11,6 +11,7 @@ mod routes;
 pub mod service;
 mod store;
 mod sweep;
+mod unmatched;
 pub mod views;
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use super::entities::chunk;
 use super::error::IngestError;
 use super::pipeline::passages;
 use super::store;
+use super::unmatched;
 use super::views::{SearchHit, SearchResponse};
 use crate::platform::Backends;
 use crate::platform::vectors::{HybridQuery, VectorFilter, bm25_query};
@@ -41,24 +42,58 @@ pub async fn search(
     top_k: usize,
 ) -> Result<SearchResponse, IngestError> {
     let filter = VectorFilter::org(org_id).with_collections(collection_ids.iter().copied());
-    let (ranked, relevance, mode) = ranked_chunks(backends, filter, query, top_k).await?;
-    let results = passages_for(&backends.db, org_id, &ranked, &relevance, top_k).await?;
-    let best = relevance.values().copied().reduce(f32::max);
-    Ok(SearchResponse { results, mode, relevance: best })
+    let unmatched =
+        unmatched::unmatched_words(backends.vectors.as_ref(), &filter, query).await.map_err(anyhow::Error::from)?;
+    let ranked = ranked_chunks(backends, filter, query, &unmatched, top_k).await?;
+    let results = passages_for(&backends.db, org_id, &ranked.chunks, &ranked.relevance, top_k).await?;
+    let best = ranked.relevance.values().copied().reduce(f32::max);
+    Ok(SearchResponse {
+        results,
+        mode: ranked.mode,
+        relevance: best,
+        unmatched,
+        unmatched_weight: ranked.unmatched_weight,
+    })
 }
 
 /// Each chunk's relevance: the cosine similarity of the query with the chunk or its best window, whichever is higher.
 type Relevance = HashMap<Uuid, f32>;
 
-/// Chunk ids with their fused score, best first; the dense relevance of those the model found.
+/// What the vector searches found.
+struct Ranked {
+    /// Chunk ids with their fused score, best first.
+    chunks: Vec<(Uuid, f32)>,
+    /// The dense relevance of those the model found.
+    relevance: Relevance,
+    mode: &'static str,
+    /// See [`SearchResponse::unmatched_weight`].
+    unmatched_weight: Option<f32>,
+}
+
 async fn ranked_chunks(
     backends: &Backends,
     filter: VectorFilter,
     query: &str,
+    unmatched: &[String],
     top_k: usize,
-) -> Result<(Vec<(Uuid, f32)>, Relevance, &'static str), IngestError> {
+) -> Result<Ranked, IngestError> {
+    // The query without its unmatched words is embedded in the same call, to weigh them (see `unmatched`).
+    let remainder = unmatched::without(query, unmatched);
+    let mut texts = vec![query.to_owned()];
+    if !unmatched.is_empty() && !remainder.is_empty() {
+        texts.push(remainder);
+    }
+    let mut unmatched_weight = None;
     let dense_vector = match &backends.embeddings {
-        Some(embedder) => embedder.embed(&[query.to_owned()]).await.map_err(anyhow::Error::from)?.pop(),
+        Some(embedder) => {
+            let mut vectors = embedder.embed(&texts).await.map_err(anyhow::Error::from)?.into_iter();
+            let query_vector = vectors.next();
+            if let Some(v) = &query_vector {
+                let rest = vectors.next();
+                unmatched_weight = Some(if unmatched.is_empty() { 0.0 } else { unmatched::weight(v, rest.as_deref()) });
+            }
+            query_vector
+        }
         None => None,
     };
     let sparse_limit = (top_k * 4).max(50);
@@ -96,7 +131,7 @@ async fn ranked_chunks(
             "sparse"
         }
     };
-    Ok((fuse(&lists), relevance, mode))
+    Ok(Ranked { chunks: fuse(&lists), relevance, mode, unmatched_weight })
 }
 
 /// RRF over ranked lists; a chunk counts once per list, at its best rank there.

@@ -229,6 +229,13 @@ pub struct SearchResponse {
     /// The best `relevance` of anything in the searched collections, whether or not it made the results (the
     /// query's nearest vector): how well the material matches the query at all. Absent in `sparse` mode.
     pub relevance: Option<f32>,
+    /// Words of the query that nothing in the searched collections contains, lowercase (compared after stemming,
+    /// so "folders" matches "folder"; stopwords never count).
+    pub unmatched: Vec<String>,
+    /// How much of the query's meaning rests on `unmatched`: 1 − the cosine similarity between the query's
+    /// embedding and that of the query without those words; 0 when there are none, 1 when nothing else is left.
+    /// High when the query is about something the material never names. Absent in `sparse` mode.
+    pub unmatched_weight: Option<f32>,
 }
 
 /// Which part of a document to show. At most one of `page`, `slide`, `part`, `at_ms`; `chunk_id` picks the part

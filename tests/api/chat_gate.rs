@@ -23,6 +23,7 @@ async fn a_borderline_question_reaches_the_model_told_to_say_when_the_material_d
         // Everything passes the gate, and a question must be almost identical to its source to be more than
         // borderline: only the second question is.
         s.chat.min_relevance = -1.0;
+        s.chat.max_unmatched_weight = 2.1;
         s.chat.borderline_relevance = 0.99;
     })
     .await;
@@ -104,4 +105,25 @@ async fn below_the_relevance_threshold_the_model_is_not_called() {
     assert!(turn["message"]["content"].as_str().unwrap().contains("does not cover"));
     assert_eq!(turn["citations"], json!([]));
     assert!(fake.requests().is_empty(), "the model was not asked");
+}
+
+#[tokio::test]
+async fn a_question_resting_on_words_the_material_never_uses_is_refused_naming_them() {
+    let fake = FakeLlm::start(vec![Script::stream(&["Plants make sugar [1]."])]).await;
+    // The cosine gate off: only the unmatched words decide.
+    let app = spawn_with_llm(&fake, |s| s.chat.min_relevance = -1.0).await;
+    if !app.has_embeddings() {
+        println!("no embedding model on this machine: words are weighed with one");
+        return;
+    }
+    let class = class(&app).await;
+    let turn: Value =
+        ask(&app, &class.student, &class.session, "What is a photobioreactor?").await.json().await.unwrap();
+    let content = turn["message"]["content"].as_str().unwrap();
+    assert_eq!(turn["message"]["answered_by"], "not_covered", "{turn}");
+    assert!(content.contains("never mentions \"photobioreactor\""), "{content}");
+    assert_eq!(turn["citations"], json!([]));
+    let turn: Value = ask(&app, &class.student, &class.session, QUESTION).await.json().await.unwrap();
+    assert_eq!(turn["message"]["answered_by"], "model", "every word of it is in the material: {turn}");
+    assert_eq!(fake.requests().len(), 1, "the refused question never reached the model");
 }

@@ -124,6 +124,39 @@ async fn relevance_is_an_absolute_cosine_that_ranks_the_matching_sentence_first(
 }
 
 #[tokio::test]
+async fn search_names_the_query_words_no_chunk_of_the_org_contains() {
+    let app = spawn_app().await;
+    let teacher = app.register("Words school").await;
+    let other = app.register("Other words school").await;
+    let collection = create_collection(&app, &teacher, "Earth").await;
+    let theirs = create_collection(&app, &other, "Space").await;
+    let volcanoes = "Volcanoes erupt when magma rises through the crust. Lava cools into basalt.";
+    assert_eq!(ingest(&app, &teacher, &collection, "earth.txt", volcanoes.into()).await["status"], "ready");
+    let jupiter = "Jupiter is a gas giant; its moon Io has active volcanoes.";
+    assert_eq!(ingest(&app, &other, &theirs, "space.txt", jupiter.into()).await["status"], "ready");
+
+    // Stemmed like the material ("erupts" finds "erupt"), stopwords never count, and another org's words are not
+    // this org's: "jupiter" is in the other school's material only.
+    let covered = search(&app, &teacher, "Why does a volcano's magma erupt?", &[&collection]).await;
+    assert_eq!(covered["unmatched"], json!([]), "{covered}");
+    let beyond = search(&app, &teacher, "Do volcanoes erupt on Jupiter?", &[&collection]).await;
+    assert_eq!(beyond["unmatched"], json!(["jupiter"]), "{beyond}");
+    let elsewhere = search(&app, &teacher, "How do I open a window with tkinter?", &[&collection]).await;
+    assert_eq!(elsewhere["unmatched"], json!(["open", "window", "tkinter"]), "{elsewhere}");
+    if !app.has_embeddings() {
+        assert_eq!(beyond["unmatched_weight"], Value::Null, "sparse mode has no embedding to weigh words with");
+        return;
+    }
+    let weight = |found: &Value| found["unmatched_weight"].as_f64().unwrap();
+    assert_eq!(weight(&covered), 0.0);
+    // The thing asked about moves the question's embedding more than a word on the side of it; a question made
+    // of nothing but unmatched words is all about them.
+    assert!(0.0 < weight(&beyond) && weight(&beyond) < weight(&elsewhere), "{beyond} {elsewhere}");
+    let nothing_else = search(&app, &teacher, "tkinter pytest?", &[&collection]).await;
+    assert_eq!(weight(&nothing_else), 1.0, "{nothing_else}");
+}
+
+#[tokio::test]
 async fn search_never_crosses_organisations_or_collections() {
     let app = spawn_app().await;
     let a = app.register("School A").await;

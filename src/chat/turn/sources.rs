@@ -30,7 +30,7 @@ pub(super) async fn plan(chat: &ChatService, turn: &Turn, cancel: &CancellationT
     let mut rewrite_usage = None;
     // Without a model, a vague follow-up stays on the previous question's material (see `followup`).
     let mut earlier_question = None;
-    if matches!(found, Retrieved::NotCovered) {
+    if matches!(found, Retrieved::NotCovered { .. }) {
         match llm {
             Some(llm) => {
                 if let Some((question, used)) = followup::standalone_question(chat, llm.as_ref(), turn, cancel).await {
@@ -50,7 +50,9 @@ pub(super) async fn plan(chat: &ChatService, turn: &Turn, cancel: &CancellationT
     let settings = &chat.backends.config.chat;
     let (answered_by, sources, stream): (_, _, ChatStream) = match (found, llm) {
         (Retrieved::NoMaterial, _) => ("not_covered", Vec::new(), canned(vec![prompt::NO_MATERIAL.to_owned()])),
-        (Retrieved::NotCovered, _) => ("not_covered", Vec::new(), canned(vec![prompt::NOT_COVERED.to_owned()])),
+        (Retrieved::NotCovered { unmatched }, _) => {
+            ("not_covered", Vec::new(), canned(vec![prompt::not_covered(&unmatched)]))
+        }
         (Retrieved::Sources { mut hits, .. }, None) => {
             hits.truncate(settings.extractive_passages.max(1));
             let pieces = match &earlier_question {
@@ -72,7 +74,10 @@ pub(super) async fn plan(chat: &ChatService, turn: &Turn, cancel: &CancellationT
 
 enum Retrieved {
     NoMaterial,
-    NotCovered,
+    /// `unmatched`: the words the material never uses that the question rests on, named in the answer.
+    NotCovered {
+        unmatched: Vec<String>,
+    },
     /// `borderline`: the best hit is only loosely related; the model is told it may have to say "not covered".
     Sources {
         hits: Vec<SearchHit>,
@@ -82,9 +87,12 @@ enum Retrieved {
 
 /// Hybrid search over the persona's collections, gated by relevance.
 ///
-/// With an embedding model the gate is the search's `relevance`: the cosine similarity of the question with the
-/// nearest chunk or sentence window in the material, an absolute measure (unlike the fused rank score, whose top is high in any
-/// collection, however unrelated, and highest in a small one). Without one, BM25 alone: any shared term passes.
+/// With an embedding model the gate is twofold. The search's `relevance`: the cosine similarity of the question
+/// with the nearest chunk or sentence window in the material, an absolute measure (unlike the fused rank score,
+/// whose top is high in any collection, however unrelated, and highest in a small one). And its
+/// `unmatched_weight`: how much of the question rests on words the material never uses (a question about
+/// something the material does not cover is often otherwise on topic, so the cosine alone lets it through).
+/// Without a model, BM25 alone: any shared term passes.
 async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Result<Retrieved, ChatError> {
     // No collections must not mean "every collection of the org" (what search does with an empty list).
     if persona.collection_ids.is_empty() {
@@ -98,21 +106,24 @@ async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Resu
         .await
         .map_err(|e| anyhow::Error::new(e).context("searching the persona's collections"))?;
     if found.results.is_empty() {
-        return Ok(Retrieved::NotCovered);
+        return Ok(Retrieved::NotCovered { unmatched: Vec::new() });
     }
     if found.mode != "hybrid" {
         let covered = found.results[0].score >= settings.min_score_sparse;
         return Ok(if covered {
             Retrieved::Sources { hits: found.results, borderline: false }
         } else {
-            Retrieved::NotCovered
+            Retrieved::NotCovered { unmatched: Vec::new() }
         });
     }
     // The nearest anything in the material comes, not only the returned hits: fusion may rank a keyword match
     // above the closest meaning.
     let best = found.relevance.unwrap_or(f32::MIN);
+    if found.unmatched_weight.is_some_and(|w| w >= settings.max_unmatched_weight) {
+        return Ok(Retrieved::NotCovered { unmatched: found.unmatched });
+    }
     Ok(if best < settings.min_relevance {
-        Retrieved::NotCovered
+        Retrieved::NotCovered { unmatched: Vec::new() }
     } else {
         Retrieved::Sources { hits: found.results, borderline: best < settings.borderline_relevance }
     })
