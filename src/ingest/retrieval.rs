@@ -77,10 +77,11 @@ async fn ranked_chunks(
     unmatched: &[String],
     top_k: usize,
 ) -> Result<Ranked, IngestError> {
-    // The query without its unmatched words is embedded in the same call, to weigh them (see `unmatched`).
-    let remainder = unmatched::without(query, unmatched);
+    // The query without its unmatched words, embedded in the same call to weigh them (see `unmatched`); not
+    // computed when every word matched, not embedded when nothing else is left (the weight is then 1).
+    let remainder = if unmatched.is_empty() { String::new() } else { unmatched::without(query, unmatched) };
     let mut texts = vec![query.to_owned()];
-    if !unmatched.is_empty() && !remainder.is_empty() {
+    if !remainder.is_empty() {
         texts.push(remainder);
     }
     let mut unmatched_weight = None;
@@ -88,10 +89,9 @@ async fn ranked_chunks(
         Some(embedder) => {
             let mut vectors = embedder.embed(&texts).await.map_err(anyhow::Error::from)?.into_iter();
             let query_vector = vectors.next();
-            if let Some(v) = &query_vector {
-                let rest = vectors.next();
-                unmatched_weight = Some(if unmatched.is_empty() { 0.0 } else { unmatched::weight(v, rest.as_deref()) });
-            }
+            unmatched_weight = query_vector
+                .as_deref()
+                .map(|v| if unmatched.is_empty() { 0.0 } else { unmatched::weight(v, vectors.next().as_deref()) });
             query_vector
         }
         None => None,

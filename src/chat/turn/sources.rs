@@ -116,12 +116,12 @@ async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Resu
             Retrieved::NotCovered { unmatched: Vec::new() }
         });
     }
-    // The nearest anything in the material comes, not only the returned hits: fusion may rank a keyword match
-    // above the closest meaning.
-    let best = found.relevance.unwrap_or(f32::MIN);
     if found.unmatched_weight.is_some_and(|w| w >= settings.max_unmatched_weight) {
         return Ok(Retrieved::NotCovered { unmatched: found.unmatched });
     }
+    // The nearest anything in the material comes, not only the returned hits: fusion may rank a keyword match
+    // above the closest meaning.
+    let best = found.relevance.unwrap_or(f32::MIN);
     Ok(if best < settings.min_relevance {
         Retrieved::NotCovered { unmatched: Vec::new() }
     } else {
