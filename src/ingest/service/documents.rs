@@ -208,7 +208,7 @@ impl IngestService {
         // Then subscribe before reading the state it starts from, so no change falls between the two.
         let updates = progress::subscribe(self.backends.pubsub.as_ref(), id).await?;
         let current = DocumentEvent::from(&self.document(caller.org_id, id).await?);
-        Ok(futures_util::stream::iter([current]).chain(updates).boxed())
+        Ok(progress::from_state(current, updates))
     }
 }
 
