@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use uuid::Uuid;
