@@ -27,8 +27,10 @@ const STOPWORDS: &[&str] = &[
     "whom", "why", "will", "with", "would", "you", "your",
 ];
 
-/// The answer in pieces (the lead, then one per passage), so it streams like a model's.
-pub fn answer(question: &str, sources: &[SearchHit]) -> Vec<String> {
+/// The answer in pieces (the lead, then one per passage), so it streams like a model's. The lead may come from
+/// any of `sources` (the answering sentence is often in the fourth or fifth hit); the first `passages` of them are
+/// quoted, and so is every passage a lead sentence comes from, so each lead is read in its context.
+pub fn answer(question: &str, sources: &[SearchHit], passages: usize) -> Vec<String> {
     let mut pieces = vec![format!("{INTRO}\n")];
     let lead = lead(question, sources);
     if !lead.is_empty() {
@@ -36,6 +38,9 @@ pub fn answer(question: &str, sources: &[SearchHit]) -> Vec<String> {
         pieces.push(format!("\n{}\n\nWhere this comes from:\n", lines.join("\n>\n")));
     }
     for (i, hit) in sources.iter().enumerate() {
+        if i >= passages && !lead.iter().any(|(from, _)| *from == i) {
+            continue;
+        }
         let quoted: Vec<String> = hit.text.trim().lines().map(|l| format!("> {l}")).collect();
         pieces.push(format!("\n{}\n— {}{} [{}]\n", quoted.join("\n"), hit.document_name, location(hit), i + 1));
     }
@@ -45,7 +50,7 @@ pub fn answer(question: &str, sources: &[SearchHit]) -> Vec<String> {
 /// A follow-up ("say that more simply") answered without a model: it cannot rephrase, so it quotes what answered
 /// `earlier_question` again, the sentences that answer it first.
 pub fn follow_up(earlier_question: &str, sources: &[SearchHit]) -> Vec<String> {
-    let mut pieces = answer(earlier_question, sources);
+    let mut pieces = answer(earlier_question, sources, sources.len());
     pieces[0] = format!(
         "No language model is set up for this tutor, so I can't put it in other words. This is what your course \
          material says about your question \"{}\", quoted as written.\n",
@@ -62,11 +67,14 @@ fn lead(question: &str, sources: &[SearchHit]) -> Vec<(usize, String)> {
     if wanted.is_empty() {
         return Vec::new();
     }
-    let sentences: Vec<(usize, &str, HashSet<String>)> = sources
+    let sentences: Vec<(usize, String, HashSet<String>)> = sources
         .iter()
         .enumerate()
         .flat_map(|(i, hit)| sentences(&hit.text).into_iter().map(move |s| (i, s)))
-        .map(|(i, s)| (i, s, words(s).filter(|w| wanted.contains(w)).collect()))
+        .map(|(i, s)| {
+            let found = words(&s).filter(|w| wanted.contains(w)).collect();
+            (i, s, found)
+        })
         .collect();
     let mut frequency: HashMap<&str, usize> = HashMap::new();
     for (_, _, found) in &sentences {
@@ -80,7 +88,7 @@ fn lead(question: &str, sources: &[SearchHit]) -> Vec<(usize, String)> {
         .filter(|(_, s, found)| !found.is_empty() && s.chars().count() <= LEAD_MAX_CHARS && prose(s) && whole(s))
         .map(|(i, s, found)| {
             let rarity: f32 = found.iter().map(|w| (1.0 + total / frequency[w.as_str()] as f32).ln()).sum();
-            (rarity * (1.0 - 0.1 * (*i).min(5) as f32), *i, *s)
+            (rarity * (1.0 - 0.1 * (*i).min(5) as f32), *i, s.as_str())
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -97,32 +105,65 @@ fn lead(question: &str, sources: &[SearchHit]) -> Vec<(usize, String)> {
     lead
 }
 
-/// A text's sentences: split after `.`, `!` or `?` before a capital or a digit, and at line ends (chunks keep their
-/// source's line breaks); a line of code (indented, or a prompt such as `>>>` or `...`) never leads, since it is
-/// no sentence.
-fn sentences(text: &str) -> Vec<&str> {
+/// A text's sentences: its paragraphs (see [`paragraphs`]) split after `.`, `!` or `?` before a capital or a digit.
+fn sentences(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for line in text.lines() {
-        let code =
-            ["    ", "\t", ">>>", "..."].iter().any(|p| line.starts_with(p) || line.trim_start().starts_with(">>>"));
-        if code {
-            continue;
-        }
+    for paragraph in paragraphs(text) {
         let mut start = 0;
-        let chars: Vec<(usize, char)> = line.char_indices().collect();
+        let chars: Vec<(usize, char)> = paragraph.char_indices().collect();
         for (k, &(at, c)) in chars.iter().enumerate() {
             let ends = matches!(c, '.' | '!' | '?')
                 && chars.get(k + 1).is_some_and(|&(_, n)| n.is_whitespace())
                 && chars.get(k + 2).is_some_and(|&(_, n)| n.is_uppercase() || n.is_ascii_digit());
             if ends {
-                out.push(line[start..=at].trim());
+                out.push(paragraph[start..=at].trim().to_owned());
                 start = at + c.len_utf8();
             }
         }
-        out.push(line[start..].trim());
+        out.push(paragraph[start..].trim().to_owned());
     }
     out.retain(|s| s.split_whitespace().count() >= 4);
     out
+}
+
+/// A text's prose, one string per paragraph. Chunks keep their source's line breaks, and a PDF's or a hard-wrapped
+/// text file's break lines mid-sentence ("...when the loop terminates\nthrough exhaustion of the iterable"), so a
+/// line joins the one before it when that one was cut by the layout: it ends without a sentence's punctuation,
+/// and either it is a long line or this one starts in lower case (a short line standing alone is a heading). A
+/// line of code (indented, or a prompt such as `>>>` or `...`) is no prose and ends the paragraph, as do a blank
+/// line, a list item, a Markdown heading and a table row.
+fn paragraphs(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut previous: Option<&str> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        let code = ["    ", "\t", ">>>", "..."].iter().any(|p| line.starts_with(p)) || trimmed.starts_with(">>>");
+        if trimmed.is_empty() || code {
+            previous = None;
+            continue;
+        }
+        match (out.last_mut(), previous) {
+            (Some(paragraph), Some(before)) if wrapped(before, trimmed) => {
+                paragraph.push(' ');
+                paragraph.push_str(trimmed);
+            }
+            _ => out.push(trimmed.to_owned()),
+        }
+        previous = Some(trimmed);
+    }
+    out
+}
+
+/// Whether `next` continues the sentence `line` was cut from by the layout.
+fn wrapped(line: &str, next: &str) -> bool {
+    /// Shorter lines than this are taken for headings or labels, unless the next one starts in lower case.
+    const WRAPPED_LINE_CHARS: usize = 50;
+    let ends = line.ends_with(['.', '!', '?', ':', ';']);
+    let markup = |l: &str| l.starts_with(['#', '|']);
+    let item = next.starts_with(['-', '*', '\u{2022}'])
+        || next.split_once(['.', ')']).is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    let lower = next.chars().next().is_some_and(char::is_lowercase);
+    !ends && !markup(line) && !markup(next) && !item && (lower || line.chars().count() >= WRAPPED_LINE_CHARS)
 }
 
 /// Whether a sentence ends like one: a heading or a cut-off fragment answers nothing.
@@ -183,7 +224,7 @@ mod tests {
     fn the_answering_sentence_leads_even_deep_in_a_passage() {
         let filler = "Plants are living things that grow in many places around the world. ".repeat(30);
         let passage = format!("{filler}Chlorophyll absorbs sunlight and gives leaves their green colour. More text.");
-        let pieces = answer("What gives leaves their green colour?", &[hit(&passage)]);
+        let pieces = answer("What gives leaves their green colour?", &[hit(&passage)], 3);
         assert!(pieces[0].starts_with("No language model is set up"));
         assert_eq!(
             pieces[1],
@@ -198,7 +239,7 @@ mod tests {
             hit("An exception is raised when an error occurs. Every exception has a type. The finally clause runs \
              whatever happens.");
         let second = hit("Example:\n\n    try:\n        risky()\n    finally:\n        cleanup()");
-        let pieces = answer("What does the finally clause do when an exception is raised?", &[first, second]);
+        let pieces = answer("What does the finally clause do when an exception is raised?", &[first, second], 3);
         assert!(pieces[1].starts_with("\n> **The finally clause runs whatever happens.** [1]"), "{}", pieces[1]);
         assert!(pieces[3].contains(">     try:\n>         risky()"), "code keeps its lines: {}", pieces[3]);
     }
@@ -207,7 +248,7 @@ mod tests {
     fn prose_leads_even_beside_code_lines() {
         let text =
             "5.1.1. Using Lists as Stacks\nTo add an item to the top of the stack, use append().\n>>> stack.append(6)";
-        let pieces = answer("How do I add to a stack?", &[hit(text)]);
+        let pieces = answer("How do I add to a stack?", &[hit(text)], 3);
         assert!(
             pieces[1].starts_with("\n> **To add an item to the top of the stack, use append().** [1]\n\n"),
             "{pieces:?}"
@@ -226,8 +267,47 @@ mod tests {
 
     #[test]
     fn no_shared_word_means_no_lead_only_the_passages() {
-        let pieces = answer("Why?", &[hit("Volcanoes erupt when magma rises through the crust.")]);
+        let pieces = answer("Why?", &[hit("Volcanoes erupt when magma rises through the crust.")], 3);
         assert_eq!(pieces.len(), 2, "{pieces:?}");
         assert!(sentences("Too short. Dr. Smith wrote 3 books. Then more words came along here.").len() == 2);
+    }
+
+    #[test]
+    fn a_sentence_a_pdf_wrapped_over_lines_leads_whole_and_headings_stay_apart() {
+        let text = "4.4. Loops\nLoop statements may have an else clause; it is executed when the loop terminates\n\
+                    through exhaustion of the iterable, but not when the loop is terminated by a break.\n\
+                    8.4. Raising Exceptions\nThe raise statement allows the programmer to force a specified\n\
+                    exception to occur.";
+        let found = sentences(text);
+        assert!(
+            found.contains(
+                &"Loop statements may have an else clause; it is executed when the loop terminates \
+                 through exhaustion of the iterable, but not when the loop is terminated by a break."
+                    .to_owned()
+            ),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .contains(&"The raise statement allows the programmer to force a specified exception to occur.".into()),
+            "{found:?}"
+        );
+        let pieces = answer("When does the else clause of a loop run?", &[hit(text)], 3);
+        assert!(pieces[1].contains("terminates through exhaustion of the iterable"), "{}", pieces[1]);
+    }
+
+    #[test]
+    fn a_lead_from_a_later_source_brings_its_passage_and_others_stay_out() {
+        let filler = |topic: &str| hit(&format!("Notes about {topic} that say nothing of the question asked."));
+        let mut sources = vec![filler("plants"), filler("rivers"), filler("clouds"), filler("rocks")];
+        sources.push(hit("The pass statement does nothing and fills an empty loop body."));
+        let pieces = answer("Which statement does nothing in an empty loop body?", &sources, 2);
+        assert!(
+            pieces[1].contains("**The pass statement does nothing and fills an empty loop body.** [5]"),
+            "{pieces:?}"
+        );
+        let quoted: Vec<&String> = pieces.iter().skip(2).collect();
+        assert_eq!(quoted.len(), 3, "the first two and the lead's own: {quoted:?}");
+        assert!(quoted[0].ends_with("[1]\n") && quoted[1].ends_with("[2]\n") && quoted[2].ends_with("[5]\n"));
     }
 }

@@ -211,7 +211,7 @@ pub struct LlmSettings {
 pub struct ChatSettings {
     /// Sources given to the model per turn.
     pub top_k: usize,
-    /// Passages the extractive tutor quotes when no model is configured.
+    /// Passages the extractive tutor quotes when no model is configured, besides those its lead sentences come from.
     pub extractive_passages: usize,
     /// Least `relevance` (cosine similarity with the question) of the best hit, with an embedding model: below it
     /// the tutor says "not covered" without calling the model. Calibrated for the local model.

@@ -54,13 +54,12 @@ pub(super) async fn plan(chat: &ChatService, turn: &Turn, cancel: &CancellationT
             ("not_covered", Vec::new(), canned(vec![prompt::not_covered(&unmatched)]))
         }
         (Retrieved::Sources { mut hits, .. }, None) => {
-            hits.truncate(settings.extractive_passages.max(1));
             let pieces = match &earlier_question {
                 Some(question) => {
                     hits.truncate(1);
                     extractive::follow_up(question, &hits)
                 }
-                None => extractive::answer(&turn.question.content, &hits),
+                None => extractive::answer(&turn.question.content, &hits, settings.extractive_passages.max(1)),
             };
             ("extractive", hits, canned(pieces))
         }
