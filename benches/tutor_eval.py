@@ -19,13 +19,20 @@ tutor):
 
 - unanswerable questions (`answers: []`) answered "not covered": higher is better;
 - answerable questions wrongly answered "not covered": lower is better;
-- answerable turns that hold the answer: the answer's text, or a cited passage from the gold file (read through
+- answerable turns that hold the answer: the answer's text as a student reads it (its Markdown rendered: the
+  `> ` of quoted lines and the `**` of bold left out), or a cited passage from the gold file (read through
   `GET /documents/{id}/content?chunk_id=`), contains one of the answer strings (NFKC, whitespace-normalised,
-  case-insensitive, as run_eval.py matches them);
+  case-insensitive, as run_eval.py matches them); `holds_raw` matches the Markdown source instead (until
+  2026-11-29 the only measure: a quoted line's `> ` then broke an answer that the source wrapped over two lines);
 - the server's time per turn (p50, p95).
 """
 import argparse, json, os, re, shutil, statistics, sys, tempfile, time, types, unicodedata, urllib.error
 import urllib.request, uuid
+
+
+def rendered(markdown):
+    """What a reader sees of the answer's Markdown: the blockquote markers and bold markers left out."""
+    return re.sub(r"(?m)^(\s*>)+ ?", "", markdown or "").replace("**", "")
 
 
 def norm(s):
@@ -182,17 +189,17 @@ def run(args, docs_dir, questions):
         message = turn["message"]
         refused = message["answered_by"] == "not_covered"
         answers = [norm(a) for a in q["answers"]]
-        holds = None
+        holds = holds_raw = None
         if answers and not refused:
-            texts = [message["content"]] + [cited_text(client, c) for c in turn["citations"]
-                                             if names.get(c["document_id"]) == q["gold_file"]]
-            holds = any(a in norm(t) for t in texts for a in answers)
+            cited = [cited_text(client, c) for c in turn["citations"] if names.get(c["document_id"]) == q["gold_file"]]
+            holds = any(a in norm(t) for t in [rendered(message["content"])] + cited for a in answers)
+            holds_raw = any(a in norm(t) for t in [message["content"]] + cited for a in answers)
         rows.append({"id": q["id"], "kind": q.get("kind"), "answerable": bool(answers), "refused": refused,
                      "rank": per_question[q["id"]]["rank"], "relevance": per_question[q["id"]]["relevance"],
                      "spread": per_question[q["id"]]["spread"],
                      "unmatched": per_question[q["id"]]["unmatched"],
                      "unmatched_weight": per_question[q["id"]]["unmatched_weight"],
-                     "answered_by": message["answered_by"], "holds": holds, "chars": len(message["content"])})
+                     "answered_by": message["answered_by"], "holds": holds, "holds_raw": holds_raw, "chars": len(message["content"])})
 
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
@@ -206,6 +213,8 @@ def run(args, docs_dir, questions):
         "unanswerable_refused": "%d of %d" % (sum(r["refused"] for r in unanswerable), len(unanswerable)),
         "answerable_refused": "%d of %d" % (sum(r["refused"] for r in answerable), len(answerable)),
         "answerable_holding_the_answer": round(sum(bool(r["holds"]) for r in answerable) / max(1, len(answerable)), 3),
+        "answerable_holding_the_answer_raw":
+            round(sum(bool(r["holds_raw"]) for r in answerable) / max(1, len(answerable)), 3),
         "answer_chars_median": statistics.median(r["chars"] for r in rows),
         "turn_seconds_p50": round(percentile(seconds, 50), 4),
         "turn_seconds_p95": round(percentile(seconds, 95), 4),
