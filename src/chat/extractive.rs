@@ -34,17 +34,61 @@ pub fn answer(question: &str, sources: &[SearchHit], passages: usize) -> Vec<Str
     let mut pieces = vec![format!("{INTRO}\n")];
     let lead = lead(question, sources);
     if !lead.is_empty() {
-        let lines: Vec<String> = lead.iter().map(|(i, s)| format!("> **{s}** [{}]", i + 1)).collect();
+        let lines: Vec<String> = lead.iter().map(|(i, s)| format!("> **{}** [{}]", literal(s), i + 1)).collect();
         pieces.push(format!("\n{}\n\nWhere this comes from:\n", lines.join("\n>\n")));
     }
     for (i, hit) in sources.iter().enumerate() {
         if i >= passages && !lead.iter().any(|(from, _)| *from == i) {
             continue;
         }
-        let quoted: Vec<String> = hit.text.trim().lines().map(|l| format!("> {l}")).collect();
-        pieces.push(format!("\n{}\n— {}{} [{}]\n", quoted.join("\n"), hit.document_name, location(hit), i + 1));
+        // A Markdown document's own formatting is meant to render; any other text is shown as written.
+        let markdown = [".md", ".markdown"].iter().any(|e| hit.document_name.to_lowercase().ends_with(e));
+        let line = |l: &str| if markdown { l.to_owned() } else { quoted_line(l) };
+        let quoted: Vec<String> = hit.text.trim().lines().map(|l| format!("> {}", line(l))).collect();
+        pieces.push(format!(
+            "\n{}\n— {}{} [{}]\n",
+            quoted.join("\n"),
+            literal(&hit.document_name),
+            location(hit),
+            i + 1
+        ));
     }
     pieces
+}
+
+/// `text` in Markdown that shows it as written: each character Markdown could read as emphasis, code, a link,
+/// HTML, a table, strikethrough or an escape is escaped, so Python's `__init__` does not turn into a bold "init"
+/// and a source's own `[2]` is not taken for a citation.
+fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A source line quoted as written: [`literal`], its first character escaped where Markdown would read the line
+/// as a heading, a list item or a rule (`# a comment`, `- item`, `1. step`, `===`), and its indentation kept
+/// as no-break spaces, which Markdown does not read as a code block, so code keeps its shape.
+fn quoted_line(line: &str) -> String {
+    let body = line.trim_start();
+    let indent = "\u{a0}".repeat(line.len() - body.len());
+    let mut text = literal(body);
+    let ordered = body.find(['.', ')']).is_some_and(|at| {
+        at > 0
+            && body[..at].chars().all(|c| c.is_ascii_digit())
+            && body[at + 1..].chars().next().is_none_or(char::is_whitespace)
+    });
+    if ordered {
+        let at = text.find(['.', ')']).unwrap_or(0);
+        text.insert(at, '\\');
+    } else if body.starts_with(['#', '-', '+', '=']) {
+        text.insert(0, '\\');
+    }
+    indent + &text
 }
 
 /// A follow-up ("say that more simply") answered without a model: it cannot rephrase, so it quotes what answered
@@ -54,7 +98,7 @@ pub fn follow_up(earlier_question: &str, sources: &[SearchHit]) -> Vec<String> {
     pieces[0] = format!(
         "No language model is set up for this tutor, so I can't put it in other words. This is what your course \
          material says about your question \"{}\", quoted as written.\n",
-        earlier_question.trim()
+        literal(earlier_question.trim())
     );
     pieces
 }
@@ -241,7 +285,9 @@ mod tests {
         let second = hit("Example:\n\n    try:\n        risky()\n    finally:\n        cleanup()");
         let pieces = answer("What does the finally clause do when an exception is raised?", &[first, second], 3);
         assert!(pieces[1].starts_with("\n> **The finally clause runs whatever happens.** [1]"), "{}", pieces[1]);
-        assert!(pieces[3].contains(">     try:\n>         risky()"), "code keeps its lines: {}", pieces[3]);
+        let indented = |n: usize, code: &str| format!("> {}{code}", "\u{a0}".repeat(n));
+        let lines = format!("{}\n{}", indented(4, "try:"), indented(8, "risky()"));
+        assert!(pieces[3].contains(&lines), "code keeps its lines and indentation: {}", pieces[3]);
     }
 
     #[test]
@@ -309,5 +355,25 @@ mod tests {
         let quoted: Vec<&String> = pieces.iter().skip(2).collect();
         assert_eq!(quoted.len(), 3, "the first two and the lead's own: {quoted:?}");
         assert!(quoted[0].ends_with("[1]\n") && quoted[1].ends_with("[2]\n") && quoted[2].ends_with("[5]\n"));
+    }
+
+    #[test]
+    fn quoted_sources_read_as_written_in_markdown() {
+        assert_eq!(
+            literal("__init__ and *args, [2] <b> a|b ~x~ `c` \\n"),
+            r"\_\_init\_\_ and \*args, \[2\] \<b\> a\|b \~x\~ \`c\` \\n"
+        );
+        assert_eq!(quoted_line(">>> sum(range(4))"), r"\>\>\> sum(range(4))");
+        assert_eq!(quoted_line("# a comment"), r"\# a comment");
+        assert_eq!(quoted_line("- item"), r"\- item");
+        assert_eq!(quoted_line("12. step"), r"12\. step");
+        assert_eq!(quoted_line("3.0e+5 is a number"), "3.0e+5 is a number");
+        assert_eq!(quoted_line("  x = 1"), "\u{a0}\u{a0}x = 1");
+        assert_eq!(quoted_line("Plain prose, as it was."), "Plain prose, as it was.");
+        let mut markdown = hit("Call **__init__** first.");
+        markdown.document_name = "notes.md".into();
+        let pieces = answer("Unrelated?", &[hit("Call **__init__** first."), markdown], 2);
+        assert!(pieces[1].starts_with(concat!("\n", r"> Call \*\*\_\_init\_\_\*\* first.")), "{}", pieces[1]);
+        assert!(pieces[2].starts_with("\n> Call **__init__** first."), "a Markdown source renders: {}", pieces[2]);
     }
 }
