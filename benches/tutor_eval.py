@@ -20,7 +20,7 @@ tutor):
 - unanswerable questions (`answers: []`) answered "not covered": higher is better;
 - answerable questions wrongly answered "not covered": lower is better;
 - answerable turns that hold the answer: the answer's text as a student reads it (its Markdown rendered: the
-  `> ` of quoted lines and the `**` of bold left out), or a cited passage from the gold file (read through
+  `> ` of quoted lines and the `**` of bold left out, backslash escapes resolved), or a cited passage from the gold file (read through
   `GET /documents/{id}/content?chunk_id=`), contains one of the answer strings (NFKC, whitespace-normalised,
   case-insensitive, as run_eval.py matches them); `holds_raw` matches the Markdown source instead (until
   2026-11-29 the only measure: a quoted line's `> ` then broke an answer that the source wrapped over two lines);
@@ -31,8 +31,9 @@ import urllib.request, uuid
 
 
 def rendered(markdown):
-    """What a reader sees of the answer's Markdown: the blockquote markers and bold markers left out."""
-    return re.sub(r"(?m)^(\s*>)+ ?", "", markdown or "").replace("**", "")
+    """What a reader sees of the answer's Markdown: blockquote and bold markers left out, escapes resolved."""
+    text = re.sub(r"(?m)^(\s*>)+ ?", "", markdown or "").replace("**", "")
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
 
 
 def norm(s):
