@@ -106,8 +106,9 @@ pub fn history(newest_first: &[HistoryRow], budget: usize) -> Vec<ChatMessage> {
     kept
 }
 
-/// Source numbers cited in `text` as `[n]`, `[n, m]` or `[n][m]`, in order of first citation, within
-/// `1..=sources`.
+/// Source numbers cited in `text` as `[n]`, `[n, m]` or `[n][m]`, in order of first citation. A bracket counts
+/// only when every number in it is a source's (`1..=sources`): a list quoted from code, `[0, 1, 2, 3]`, cites
+/// nothing.
 pub fn cited(text: &str, sources: usize) -> Vec<usize> {
     let mut found = Vec::new();
     let mut rest = text;
@@ -116,8 +117,9 @@ pub fn cited(text: &str, sources: usize) -> Vec<usize> {
         let Some(close) = rest.find(']') else { break };
         let inside = &rest[..close];
         let numbers: Option<Vec<usize>> = inside.split(',').map(|n| n.trim().parse().ok()).collect();
-        for n in numbers.into_iter().flatten() {
-            if (1..=sources).contains(&n) && !found.contains(&n) {
+        let Some(numbers) = numbers.filter(|ns| ns.iter().all(|n| (1..=sources).contains(n))) else { continue };
+        for n in numbers {
+            if !found.contains(&n) {
                 found.push(n);
             }
         }
@@ -175,6 +177,7 @@ mod tests {
         assert_eq!(cited("Plants [2] make sugar [1, 3][2] and [9] and [x] and [1", 3), [2, 1, 3]);
         assert_eq!(cited("nothing cited", 3), Vec::<usize>::new());
         assert_eq!(cited("[0] [4]", 3), Vec::<usize>::new(), "out of range");
+        assert_eq!(cited("range(4) gives [0, 1, 2, 3]; see [2]", 5), [2], "a list from code cites nothing");
     }
 
     #[test]
