@@ -127,7 +127,7 @@ async fn ranked_chunks(
         }
         None => {
             let sparse = sparse.await.map_err(anyhow::Error::from)?;
-            (fuse(&[sparse.into_iter().map(|p| p.payload.chunk_id).collect()]), "sparse")
+            (by_rank(sparse.into_iter().map(|p| p.payload.chunk_id)), "sparse")
         }
     };
     Ok(Ranked { chunks, relevance, mode, unmatched_weight })
@@ -159,23 +159,15 @@ fn scaled(scores: &HashMap<Uuid, f32>) -> HashMap<Uuid, f32> {
     scores.iter().map(|(id, v)| (*id, if span > f32::EPSILON { (v - min) / span } else { 1.0 })).collect()
 }
 
-/// RRF over ranked lists; a chunk counts once per list, at its best rank there.
-fn fuse(lists: &[Vec<Uuid>]) -> Vec<(Uuid, f32)> {
-    let mut scores: HashMap<Uuid, f32> = HashMap::new();
-    for list in lists {
-        let mut seen = HashSet::new();
-        let mut rank = 0.0;
-        for id in list {
-            if seen.insert(*id) {
-                rank += 1.0;
-                *scores.entry(*id).or_default() += 1.0 / (RRF_K + rank);
-            }
-        }
-    }
-    let mut fused: Vec<(Uuid, f32)> = scores.into_iter().collect();
-    // Ties by id keep the order stable between identical queries.
-    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    fused
+/// BM25's list alone scored by rank, `1/(RRF_K + rank)`, as RRF would score a single list; a chunk counts once,
+/// at its best rank.
+fn by_rank(list: impl IntoIterator<Item = Uuid>) -> Vec<(Uuid, f32)> {
+    let mut seen = HashSet::new();
+    list.into_iter()
+        .filter(|id| seen.insert(*id))
+        .zip(1..)
+        .map(|(id, rank)| (id, 1.0 / (RRF_K + rank as f32)))
+        .collect()
 }
 
 /// Builds the hits: each chunk joined with its neighbours in the same section, skipping chunks already shown.
