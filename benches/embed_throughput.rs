@@ -3,7 +3,7 @@
 //!     cargo bench --bench embed_throughput            (model dir from BWENGE_TEST_MODEL_DIR,
 //!                                                      default /var/tmp/bwenge-model/all-MiniLM-L6-v2)
 //!
-//! Runs the model in f32, then in int8 (where the CPU has AVX-512 VNNI), and compares their passage vectors.
+//! Runs the model in f32, then in int8 (where the CPU has AVX-512 VNNI or AVX2), and compares their passage vectors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
@@ -16,7 +16,7 @@ async fn main() {
         std::env::var("BWENGE_TEST_MODEL_DIR").unwrap_or_else(|_| "/var/tmp/bwenge-model/all-MiniLM-L6-v2".into());
     let Some(exact) = run(&dir, false).await else { return };
     if !bwenge_bert::int8::supported() {
-        println!("int8: this CPU has no AVX-512 VNNI");
+        println!("int8: this CPU has neither AVX-512 VNNI nor AVX2");
         return;
     }
     let Some(int8) = run(&dir, true).await else { return };

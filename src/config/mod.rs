@@ -79,7 +79,7 @@ pub enum WindowVectors {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelPrecision {
-    /// 8-bit integers where the CPU has AVX-512 VNNI (f32 elsewhere): about twice as fast.
+    /// 8-bit integers where the CPU has AVX-512 VNNI (about 3x f32's speed) or AVX2 (1.5-1.7x); f32 elsewhere.
     Int8,
     F32,
 }

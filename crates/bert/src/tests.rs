@@ -215,53 +215,107 @@ impl Model {
     }
 }
 
-/// The int8 product against the exact one on shapes that are not multiples of the kernel's blocks (13 rows, 37
-/// inputs, 45 outputs, one output all zeros): every output within the quantisation's error bound.
-#[test]
-fn int8_linear_matches_f32_within_quantisation_error() {
-    if !super::int8::supported() {
-        eprintln!("skipped: this CPU has no AVX-512 VNNI");
-        return;
+/// The int8 kernels this CPU runs: the tests below run each of them.
+fn int8_kernels() -> Vec<super::int8::Kernel> {
+    use super::int8::Kernel;
+    let kernels: Vec<Kernel> = [Kernel::Avx512Vnni, Kernel::Avx2].into_iter().filter(|k| k.runs_here()).collect();
+    if kernels.is_empty() {
+        eprintln!("skipped: this CPU runs no int8 kernel (AVX-512 VNNI or AVX2 with FMA)");
     }
-    let (rows, inputs, outputs) = (13, 37, 45);
-    let mut seed = 7u64;
-    let mut next = move || {
+    kernels
+}
+
+/// A pseudo-random number generator in −1..1, the same sequence for every run.
+fn uniform(mut seed: u64) -> impl FnMut() -> f32 {
+    move || {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         ((seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    };
-    let mut weight: Vec<f32> = (0..inputs * outputs).map(|_| next()).collect();
-    weight[..inputs].iter_mut().for_each(|w| *w = 0.0);
-    let x: Vec<f32> = (0..rows * inputs).map(|_| next() * 3.0).collect();
-    let bias: Vec<f32> = (0..outputs).map(|_| next()).collect();
-    let q = super::int8::QuantizedWeight::new(&weight, inputs, outputs);
-    let mut got = vec![f32::NAN; rows * outputs];
-    q.linear(&x, &bias, &mut got, rows);
-    for r in 0..rows {
-        let xs = &x[r * inputs..(r + 1) * inputs];
-        let x_max = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
-        for o in 0..outputs {
-            let ws = &weight[o * inputs..(o + 1) * inputs];
-            let w_max = ws.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let want: f32 = bias[o] + xs.iter().zip(ws).map(|(a, b)| a * b).sum::<f32>();
-            // Each factor is off by at most half a step: |Δ(x·w)| ≤ (|x|·Δw + |w|·Δx + Δx·Δw) per term.
-            let (dx, dw) = (x_max / 254.0, w_max / 254.0);
-            let bound: f32 = xs.iter().zip(ws).map(|(a, b)| a.abs() * dw + b.abs() * dx + dx * dw).sum::<f32>() + 1e-5;
-            let g = got[r * outputs + o];
-            assert!((g - want).abs() <= bound, "row {r} output {o}: {g} against {want} (bound {bound})");
+    }
+}
+
+/// The int8 product against the exact one on shapes that are not multiples of the kernels' blocks (rows not a
+/// multiple of MR nor of a task's rows, inputs not a multiple of four or eight, outputs not a multiple of NR or
+/// eight, one output all zeros): every output within the quantisation's error bound.
+#[test]
+fn int8_linear_matches_f32_within_quantisation_error() {
+    for kernel in int8_kernels() {
+        for (rows, inputs, outputs) in [(13, 37, 45), (1, 5, 3), (70, 389, 50), (130, 64, 33)] {
+            let mut next = uniform(7 + rows as u64);
+            let mut weight: Vec<f32> = (0..inputs * outputs).map(|_| next()).collect();
+            weight[..inputs].iter_mut().for_each(|w| *w = 0.0);
+            let x: Vec<f32> = (0..rows * inputs).map(|_| next() * 3.0).collect();
+            let bias: Vec<f32> = (0..outputs).map(|_| next()).collect();
+            let q = super::int8::QuantizedWeight::for_kernel(&weight, inputs, outputs, kernel);
+            let mut got = vec![f32::NAN; rows * outputs];
+            q.linear(&x, &bias, &mut got, rows);
+            for r in 0..rows {
+                let xs = &x[r * inputs..(r + 1) * inputs];
+                let x_max = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+                for o in 0..outputs {
+                    let ws = &weight[o * inputs..(o + 1) * inputs];
+                    let w_max = ws.iter().fold(0f32, |m, v| m.max(v.abs()));
+                    let want: f32 = bias[o] + xs.iter().zip(ws).map(|(a, b)| a * b).sum::<f32>();
+                    // Each factor is off by at most half a step: |Δ(x·w)| ≤ (|x|·Δw + |w|·Δx + Δx·Δw) per term.
+                    let (dx, dw) = (x_max / 254.0, w_max / (2.0 * kernel.weight_max()));
+                    let bound: f32 =
+                        xs.iter().zip(ws).map(|(a, b)| a.abs() * dw + b.abs() * dx + dx * dw).sum::<f32>() + 1e-4;
+                    let g = got[r * outputs + o];
+                    assert!(
+                        (g - want).abs() <= bound,
+                        "{kernel:?} {rows}x{inputs}x{outputs}, row {r} output {o}: {g} against {want} (bound {bound})"
+                    );
+                }
+                let g = got[r * outputs];
+                assert!((g - bias[0]).abs() < 1e-6, "{kernel:?}: an all-zero weight row leaves the bias: {g}");
+            }
+            assert!(got.iter().all(|v| v.is_finite()), "{kernel:?}: every output written");
         }
     }
-    for r in 0..rows {
-        let g = got[r * outputs];
-        assert!((g - bias[0]).abs() < 1e-6, "an all-zero weight row leaves the bias: {g}");
+}
+
+/// Values that quantise exactly (whole numbers, each row's largest ±127 and each output's largest ± the kernel's
+/// weight limit) at the extremes where a 16-bit pair sum would saturate if the limits were wrong (the largest
+/// activations with the largest weights, every sign): the product must be exact.
+#[test]
+fn int8_linear_is_exact_where_quantisation_is() {
+    for kernel in int8_kernels() {
+        let (rows, inputs, outputs) = (11, 1030, 19);
+        let mut next = uniform(11);
+        let mut whole = |extreme: f32| if next() < 0.6 { extreme.copysign(next()) } else { (next() * extreme).round() };
+        let limit = kernel.weight_max();
+        let mut weight: Vec<f32> = (0..inputs * outputs).map(|_| whole(limit)).collect();
+        let mut x: Vec<f32> = (0..rows * inputs).map(|_| whole(127.0)).collect();
+        // Every sign pairing at full scale, and the largest ±127 present in each row and output.
+        for (i, v) in x.iter_mut().enumerate().take(inputs) {
+            *v = if i % 2 == 0 { 127.0 } else { -127.0 };
+        }
+        weight.chunks_exact_mut(inputs).for_each(|row| row[0] = limit);
+        x.chunks_exact_mut(inputs).for_each(|row| row[1] = -127.0);
+        let bias = vec![0.5f32; outputs];
+        let q = super::int8::QuantizedWeight::for_kernel(&weight, inputs, outputs, kernel);
+        let mut got = vec![f32::NAN; rows * outputs];
+        q.linear(&x, &bias, &mut got, rows);
+        for r in 0..rows {
+            for o in 0..outputs {
+                let xs = &x[r * inputs..(r + 1) * inputs];
+                let ws = &weight[o * inputs..(o + 1) * inputs];
+                let want = 0.5 + xs.iter().zip(ws).map(|(a, b)| f64::from(a * b)).sum::<f64>();
+                let g = f64::from(got[r * outputs + o]);
+                // The sum is exact in i32; only its conversion to f32 rounds (sums up to ~1.7e7 < 2²⁴ are exact).
+                assert!(
+                    (g - want).abs() <= want.abs() * 1e-7 + 1e-6,
+                    "{kernel:?} row {r} output {o}: {g} against {want}"
+                );
+            }
+        }
     }
-    assert!(got.iter().all(|v| v.is_finite()), "every output written");
 }
 
 /// A whole pass in int8 against f32 on the random model: the token vectors point the same way.
 #[test]
 fn int8_forward_stays_close_to_f32() {
     if !super::int8::supported() {
-        eprintln!("skipped: this CPU has no AVX-512 VNNI");
+        eprintln!("skipped: this CPU runs no int8 kernel");
         return;
     }
     let config = super::Config {

@@ -96,7 +96,7 @@ impl LocalEmbedder {
         self
     }
 
-    /// Runs the model's linear layers in int8 on CPUs with AVX-512 VNNI (f32 elsewhere, logged at load). Call
+    /// Runs the model's linear layers in int8 on CPUs with AVX-512 VNNI or AVX2 (f32 elsewhere, logged at load). Call
     /// before the first use.
     pub fn with_int8(mut self, int8: bool) -> Self {
         self.int8 = int8;
@@ -168,7 +168,9 @@ fn load_model(dir: &Path, int8: bool) -> Result<Bert, EmbedError> {
         Bert::load(&weights, &config).map_err(|e| EmbedError::Load(format!("{}: {e}", weights.display())))?;
     let quantized = int8 && model.quantize();
     if int8 && !quantized {
-        tracing::warn!("embeddings.precision is int8 but this CPU has no AVX-512 VNNI: the model runs in f32");
+        tracing::warn!(
+            "embeddings.precision is int8 but this CPU has neither AVX-512 VNNI nor AVX2: the model runs in f32"
+        );
     }
     tracing::info!(precision = if quantized { "int8" } else { "f32" }, "local embedding model precision");
     Ok(model)

@@ -109,14 +109,16 @@ async fn matches_sentence_transformers_reference() {
     }
 }
 
-/// int8 (on a CPU with AVX-512 VNNI) against f32 on sentences, a passage and a text past the token budget: the
-/// vectors point the same way (cosine ≥ 0.995; measured 0.9966-0.9982 here) and keep the ranking of the test below.
-/// A one-word input sits lower (0.98 for "Why?": few tokens for the rounding to average over), so none is here.
+/// int8 (on a CPU with AVX-512 VNNI or AVX2) against f32 on sentences, a passage and a text past the token budget: the
+/// vectors point the same way and keep the ranking of the test below. Cosine ≥ 0.99: measured 0.9966-0.9982 with
+/// VNNI, 0.9917-0.9972 with AVX2, whose weights have 7 bits instead of 8 (see `bwenge_bert::int8`), the lowest on
+/// the synthetic `word0 word1 …` text. A one-word input sits lower (0.98 for "Why?": few tokens for the rounding
+/// to average over), so none is here.
 #[tokio::test]
 async fn int8_vectors_stay_close_to_f32() {
     let Some(exact) = embedder() else { return };
     if !bwenge_bert::int8::supported() {
-        println!("skipping: this CPU has no AVX-512 VNNI");
+        println!("skipping: this CPU has neither AVX-512 VNNI nor AVX2");
         return;
     }
     let int8 = LocalEmbedder::new(exact.dir()).unwrap().with_int8(true);
@@ -134,7 +136,8 @@ async fn int8_vectors_stay_close_to_f32() {
     for ((text, w), g) in texts.iter().zip(&want).zip(&got) {
         assert_unit(g);
         let cos = cosine_similarity(w, g);
-        assert!(cos >= 0.995, "{text:.40}: cosine {cos}");
+        println!("{text:.40}: cosine {cos}");
+        assert!(cos >= 0.99, "{text:.40}: cosine {cos}");
     }
     assert!(cosine_similarity(&got[1], &got[2]) > cosine_similarity(&got[1], &got[3]));
 }
