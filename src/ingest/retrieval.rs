@@ -1,5 +1,5 @@
-//! Hybrid retrieval: dense (the embedding model) and sparse (BM25) results fused with RRF, always filtered by the
-//! caller's org and collections, then grown into passages. Other domains reach it through
+//! Hybrid retrieval: dense (the embedding model) and sparse (BM25) scores combined (see [`combine`]), always
+//! filtered by the caller's org and collections, then grown into passages. Other domains reach it through
 //! [`super::service::IngestService::search`].
 
 use std::collections::{HashMap, HashSet};
