@@ -66,7 +66,7 @@ impl Kernel {
     /// The largest quantised weight magnitude.
     pub(crate) fn weight_max(self) -> f32 {
         match self {
-            Self::Avx512Vnni => 127.0,
+            Self::Avx512Vnni => avx512::WEIGHT_MAX,
             Self::Avx2 => avx2::WEIGHT_MAX,
         }
     }
@@ -107,9 +107,9 @@ impl QuantizedWeight {
         let mut packed = vec![0i8; blocks * groups * nr * 4];
         let mut scale = vec![1f32; outputs];
         let mut offset = vec![0i32; outputs];
+        let limit = kernel.weight_max();
         for (o, row) in weight.chunks_exact(inputs).enumerate() {
             let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let limit = kernel.weight_max();
             let s = if max > 0.0 { max / limit } else { 1.0 };
             scale[o] = s;
             let (block, j) = (o / nr, o % nr);

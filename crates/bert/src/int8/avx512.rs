@@ -9,6 +9,8 @@ use super::{QuantizedWeight, Tile};
 pub const NR: usize = 32;
 /// Rows per block: 16 accumulators plus the two weight vectors and a broadcast fit in 32 registers.
 pub const MR: usize = 8;
+/// The largest weight magnitude: the full signed byte (sums stay exact in i32, see the parent module).
+pub const WEIGHT_MAX: f32 = 127.0;
 
 /// Quantises `row` into `out` (`u = round(x/s) + 128`) and returns `s`.
 #[target_feature(enable = "avx512f,avx512bw")]
