@@ -74,6 +74,8 @@ async fn index_batch(
     for (offset, vector) in windows {
         let mut extra = serde_json::Map::new();
         extra.insert(passages::WINDOW_FLAG.into(), true.into());
+        // A chunk found only through a window still knows its neighbours (see `retrieval::with_neighbours`).
+        extra.insert("ordinal".into(), (first + offset).into());
         points.push(VectorPoint {
             id: Uuid::now_v7(),
             dense: Some(vector.clone()),
