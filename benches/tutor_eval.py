@@ -24,6 +24,8 @@ tutor):
   `GET /documents/{id}/content?chunk_id=`), contains one of the answer strings (NFKC, whitespace-normalised,
   case-insensitive, as run_eval.py matches them); `holds_raw` matches the Markdown source instead (until
   2026-11-29 the only measure: a quoted line's `> ` then broke an answer that the source wrapped over two lines);
+- for the extractive tutor, answerable turns whose lead (the sentences before "Where this comes from:") holds
+  an answer string: whether the answer is read first, before the passages;
 - the server's time per turn (p50, p95).
 """
 import argparse, json, os, re, shutil, statistics, sys, tempfile, time, types, unicodedata, urllib.error
@@ -190,8 +192,11 @@ def run(args, docs_dir, questions):
         message = turn["message"]
         refused = message["answered_by"] == "not_covered"
         answers = [norm(a) for a in q["answers"]]
-        holds = holds_raw = None
+        holds = holds_raw = lead_holds = None
         if answers and not refused:
+            if message["answered_by"] == "extractive":
+                lead = rendered(message["content"]).split("Where this comes from:")
+                lead_holds = len(lead) > 1 and any(a in norm(lead[0]) for a in answers)
             cited = [cited_text(client, c) for c in turn["citations"] if names.get(c["document_id"]) == q["gold_file"]]
             holds = any(a in norm(t) for t in [rendered(message["content"])] + cited for a in answers)
             holds_raw = any(a in norm(t) for t in [message["content"]] + cited for a in answers)
@@ -200,7 +205,7 @@ def run(args, docs_dir, questions):
                      "spread": per_question[q["id"]]["spread"],
                      "unmatched": per_question[q["id"]]["unmatched"],
                      "unmatched_weight": per_question[q["id"]]["unmatched_weight"],
-                     "answered_by": message["answered_by"], "holds": holds, "holds_raw": holds_raw, "chars": len(message["content"])})
+                     "answered_by": message["answered_by"], "holds": holds, "holds_raw": holds_raw, "lead_holds": lead_holds, "chars": len(message["content"])})
 
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
@@ -216,6 +221,8 @@ def run(args, docs_dir, questions):
         "answerable_holding_the_answer": round(sum(bool(r["holds"]) for r in answerable) / max(1, len(answerable)), 3),
         "answerable_holding_the_answer_raw":
             round(sum(bool(r["holds_raw"]) for r in answerable) / max(1, len(answerable)), 3),
+        "answerable_lead_holding_the_answer":
+            round(sum(bool(r["lead_holds"]) for r in answerable) / max(1, len(answerable)), 3),
         "answer_chars_median": statistics.median(r["chars"] for r in rows),
         "turn_seconds_p50": round(percentile(seconds, 50), 4),
         "turn_seconds_p95": round(percentile(seconds, 95), 4),

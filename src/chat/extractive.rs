@@ -1,38 +1,20 @@
 //! The extractive tutor, for a persona with no language model: it cannot write, so it quotes. It leads with the
-//! sentences of the sources that answer the question (the ones that share its rarest words), each cited, then
+//! sentences of the sources that answer the question (see `lead`), each cited, then
 //! gives the passages they come from as written, line breaks and code included, so the answer is read first and
 //! checked in context after.
-
-use std::collections::{HashMap, HashSet};
 
 use super::prompt::location;
 use crate::ingest::views::SearchHit;
 
-/// How many sentences lead the answer.
-const LEAD_SENTENCES: usize = 2;
-/// Sentences longer than this are not quoted as a lead (a run-on extraction, a table flattened into a line).
-const LEAD_MAX_CHARS: usize = 400;
-
 const INTRO: &str = "No language model is set up for this tutor, so this answer is quoted from your course material \
     as written.";
 
-/// Words too common to say what a question is about.
-const STOPWORDS: &[&str] = &[
-    "about", "after", "again", "also", "and", "any", "are", "because", "been", "before", "being", "between", "both",
-    "but", "can", "could", "did", "does", "doing", "done", "each", "for", "from", "get", "had", "has", "have", "how",
-    "into", "its", "just", "let", "like", "make", "many", "may", "more", "most", "much", "must", "not", "now", "off",
-    "once", "one", "only", "other", "our", "out", "over", "own", "same", "say", "should", "some", "such", "tell",
-    "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "too", "two",
-    "under", "use", "used", "using", "very", "was", "way", "were", "what", "when", "where", "which", "while", "who",
-    "whom", "why", "will", "with", "would", "you", "your",
-];
-
 /// The answer in pieces (the lead, then one per passage), so it streams like a model's. The lead may come from
 /// any of `sources` (the answering sentence is often in the fourth or fifth hit); the first `passages` of them are
-/// quoted, and so is every passage a lead sentence comes from, so each lead is read in its context.
-pub fn answer(question: &str, sources: &[SearchHit], passages: usize) -> Vec<String> {
+/// quoted, and so is every passage a lead sentence comes from, so each lead is read in its context. `lead` is
+/// `(source index, sentence)`, best first (see `lead::choose`).
+pub fn answer(lead: &[(usize, String)], sources: &[SearchHit], passages: usize) -> Vec<String> {
     let mut pieces = vec![format!("{INTRO}\n")];
-    let lead = lead(question, sources);
     if !lead.is_empty() {
         let lines: Vec<String> = lead.iter().map(|(i, s)| format!("> **{}** [{}]", literal(s), i + 1)).collect();
         pieces.push(format!("\n{}\n\nWhere this comes from:\n", lines.join("\n>\n")));
@@ -93,8 +75,8 @@ fn quoted_line(line: &str) -> String {
 
 /// A follow-up ("say that more simply") answered without a model: it cannot rephrase, so it quotes what answered
 /// `earlier_question` again, the sentences that answer it first.
-pub fn follow_up(earlier_question: &str, sources: &[SearchHit]) -> Vec<String> {
-    let mut pieces = answer(earlier_question, sources, sources.len());
+pub fn follow_up(earlier_question: &str, lead: &[(usize, String)], sources: &[SearchHit]) -> Vec<String> {
+    let mut pieces = answer(lead, sources, sources.len());
     pieces[0] = format!(
         "No language model is set up for this tutor, so I can't put it in other words. This is what your course \
          material says about your question \"{}\", quoted as written.\n",
@@ -103,149 +85,17 @@ pub fn follow_up(earlier_question: &str, sources: &[SearchHit]) -> Vec<String> {
     pieces
 }
 
-/// The sentences that answer best, as `(source index, sentence)`, best first. A sentence scores the summed rarity
-/// of the question's words it holds (rarity among all the sources' sentences, so a word every sentence has counts
-/// for little), a little less for each source further down the ranking. None when no sentence shares a word.
-fn lead(question: &str, sources: &[SearchHit]) -> Vec<(usize, String)> {
-    let wanted: HashSet<String> = words(question).collect();
-    if wanted.is_empty() {
-        return Vec::new();
-    }
-    let sentences: Vec<(usize, String, HashSet<String>)> = sources
-        .iter()
-        .enumerate()
-        .flat_map(|(i, hit)| sentences(&hit.text).into_iter().map(move |s| (i, s)))
-        .map(|(i, s)| {
-            let found = words(&s).filter(|w| wanted.contains(w)).collect();
-            (i, s, found)
-        })
-        .collect();
-    let mut frequency: HashMap<&str, usize> = HashMap::new();
-    for (_, _, found) in &sentences {
-        for word in found {
-            *frequency.entry(word.as_str()).or_default() += 1;
-        }
-    }
-    let total = sentences.len() as f32;
-    let mut scored: Vec<(f32, usize, &str)> = sentences
-        .iter()
-        .filter(|(_, s, found)| !found.is_empty() && s.chars().count() <= LEAD_MAX_CHARS && prose(s) && whole(s))
-        .map(|(i, s, found)| {
-            let rarity: f32 = found.iter().map(|w| (1.0 + total / frequency[w.as_str()] as f32).ln()).sum();
-            (rarity * (1.0 - 0.1 * (*i).min(5) as f32), *i, s.as_str())
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut lead: Vec<(usize, String)> = Vec::new();
-    for (_, i, sentence) in scored {
-        let text = sentence.split_whitespace().collect::<Vec<_>>().join(" ");
-        if !lead.iter().any(|(_, s)| *s == text) {
-            lead.push((i, text));
-        }
-        if lead.len() == LEAD_SENTENCES {
-            break;
-        }
-    }
-    lead
-}
-
-/// A text's sentences: its paragraphs (see [`paragraphs`]) split after `.`, `!` or `?` before a capital or a digit.
-fn sentences(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for paragraph in paragraphs(text) {
-        let mut start = 0;
-        let chars: Vec<(usize, char)> = paragraph.char_indices().collect();
-        for (k, &(at, c)) in chars.iter().enumerate() {
-            let ends = matches!(c, '.' | '!' | '?')
-                && chars.get(k + 1).is_some_and(|&(_, n)| n.is_whitespace())
-                && chars.get(k + 2).is_some_and(|&(_, n)| n.is_uppercase() || n.is_ascii_digit());
-            if ends {
-                out.push(paragraph[start..=at].trim().to_owned());
-                start = at + c.len_utf8();
-            }
-        }
-        out.push(paragraph[start..].trim().to_owned());
-    }
-    out.retain(|s| s.split_whitespace().count() >= 4);
-    out
-}
-
-/// A text's prose, one string per paragraph. Chunks keep their source's line breaks, and a PDF's or a hard-wrapped
-/// text file's break lines mid-sentence ("...when the loop terminates\nthrough exhaustion of the iterable"), so a
-/// line joins the one before it when that one was cut by the layout: it ends without a sentence's punctuation,
-/// and either it is a long line or this one starts in lower case (a short line standing alone is a heading). A
-/// line of code (indented, or a prompt such as `>>>` or `...`) is no prose and ends the paragraph, as do a blank
-/// line, a list item, a Markdown heading and a table row.
-fn paragraphs(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut previous: Option<&str> = None;
-    for line in text.lines() {
-        let trimmed = line.trim();
-        let code = ["    ", "\t", ">>>", "..."].iter().any(|p| line.starts_with(p)) || trimmed.starts_with(">>>");
-        if trimmed.is_empty() || code {
-            previous = None;
-            continue;
-        }
-        match (out.last_mut(), previous) {
-            (Some(paragraph), Some(before)) if wrapped(before, trimmed) => {
-                paragraph.push(' ');
-                paragraph.push_str(trimmed);
-            }
-            _ => out.push(trimmed.to_owned()),
-        }
-        previous = Some(trimmed);
-    }
-    out
-}
-
-/// Whether `next` continues the sentence `line` was cut from by the layout.
-fn wrapped(line: &str, next: &str) -> bool {
-    /// Shorter lines than this are taken for headings or labels, unless the next one starts in lower case.
-    const WRAPPED_LINE_CHARS: usize = 50;
-    let ends = line.ends_with(['.', '!', '?', ':', ';']);
-    let markup = |l: &str| l.starts_with(['#', '|']);
-    let item = next.starts_with(['-', '*', '\u{2022}'])
-        || next.split_once(['.', ')']).is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
-    let lower = next.chars().next().is_some_and(char::is_lowercase);
-    !ends && !markup(line) && !markup(next) && !item && (lower || line.chars().count() >= WRAPPED_LINE_CHARS)
-}
-
-/// Whether a sentence ends like one: a heading or a cut-off fragment answers nothing.
-fn whole(sentence: &str) -> bool {
-    sentence.trim_end_matches(['"', '\'', ')', '\u{201d}', '\u{2019}']).ends_with(['.', '!', '?'])
-}
-
-/// Whether a sentence reads as prose rather than code flattened into a line (a PDF's examples lose their line
-/// breaks): few brackets, quotes, operators or prompts per character.
-fn prose(sentence: &str) -> bool {
-    let code = sentence.chars().filter(|c| "()[]{}<>=\"`#$%&*+/\\|~^@".contains(*c)).count();
-    code * 20 <= sentence.chars().count()
-}
-
-/// A text's content words, lowercased, with a plural or verb ending taken off so "exceptions" meets "exception".
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric() && c != '_')
-        .map(str::to_lowercase)
-        .filter(|w| w.chars().count() >= 3 && !STOPWORDS.contains(&w.as_str()))
-        .map(|w| stem(&w))
-}
-
-fn stem(word: &str) -> String {
-    for suffix in ["ing", "ed", "es", "s"] {
-        if let Some(base) = word.strip_suffix(suffix)
-            && base.chars().count() >= 4
-        {
-            return base.to_owned();
-        }
-    }
-    word.to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::chat::lead::{self, prose, sentences};
+
+    /// The answer as the tutor gives it without an embedding model: led by words.
+    fn answer(question: &str, sources: &[SearchHit], passages: usize) -> Vec<String> {
+        super::answer(&lead::by_words(&lead::candidates(question, sources)), sources, passages)
+    }
 
     fn hit(text: &str) -> SearchHit {
         SearchHit {

@@ -7,6 +7,7 @@ mod error;
 mod extractive;
 mod followup;
 mod hub;
+mod lead;
 mod prompt;
 mod routes;
 pub mod service;

@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Turn, emit::canned};
 use crate::chat::error::ChatError;
 use crate::chat::service::ChatService;
-use crate::chat::{extractive, followup, prompt, store};
+use crate::chat::{extractive, followup, lead, prompt, store};
 use crate::ingest::views::SearchHit;
 use crate::persona::Persona;
 use crate::platform::llm::chat::{ChatMessage, ChatRequest, ChatStream, TokenUsage};
@@ -54,12 +54,16 @@ pub(super) async fn plan(chat: &ChatService, turn: &Turn, cancel: &CancellationT
             ("not_covered", Vec::new(), canned(vec![prompt::not_covered(&unmatched)]))
         }
         (Retrieved::Sources { mut hits, .. }, None) => {
+            let embedder = chat.backends.embeddings.as_deref();
             let pieces = match &earlier_question {
                 Some(question) => {
                     hits.truncate(1);
-                    extractive::follow_up(question, &hits)
+                    extractive::follow_up(question, &lead::choose(embedder, question, &hits).await, &hits)
                 }
-                None => extractive::answer(&turn.question.content, &hits, settings.extractive_passages.max(1)),
+                None => {
+                    let lead = lead::choose(embedder, &turn.question.content, &hits).await;
+                    extractive::answer(&lead, &hits, settings.extractive_passages.max(1))
+                }
             };
             ("extractive", hits, canned(pieces))
         }
