@@ -2,9 +2,9 @@
 //! question, chosen by meaning when an embedding model is at hand, by the question's rarest words otherwise.
 //!
 //! Shared words miss a student's paraphrase ("If I don't write any ON DELETE clause..." is answered by "If an
-//! action is not explicitly specified, it defaults to NO ACTION"); the embedding model reads it. Measured on both
-//! eval sets (benches/README.md, 2026-11-30), the lead held an answer string in 23 of 44 and 16 of 42 answerable
-//! turns by meaning, against 14 and 11 by words.
+//! action is not explicitly specified, it defaults to NO ACTION"); the embedding model reads it. Measured through
+//! the chat API on both eval sets (benches/README.md, 2026-11-30), the lead held an answer string in 24 of 44 and
+//! 14 of 42 answerable turns by meaning, against 14 and 11 by words.
 
 use std::collections::{HashMap, HashSet};
 
@@ -16,8 +16,8 @@ const LEAD_SENTENCES: usize = 2;
 /// Sentences longer than this are not quoted as a lead (a run-on extraction, a table flattened into a line).
 const LEAD_MAX_CHARS: usize = 400;
 /// Sentences embedded per answer: this many in reading order (the best sources' own) and this many of those that
-/// share the question's rarest words, so a turn embeds at most twice this (the same lead as embedding all of
-/// a turn's ~60 sentences on both eval sets, for a third of the model time).
+/// share the question's rarest words, so a turn embeds at most twice this (on both eval sets as good a lead as
+/// embedding all of a turn's ~60 sentences, for under half the model time).
 const POOL: usize = 12;
 
 /// Words too common to say what a question is about.
