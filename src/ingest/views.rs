@@ -208,8 +208,9 @@ pub struct SearchHit {
     /// The matched chunk joined with up to two neighbours either side in the same section (overlap removed).
     pub text: String,
     /// Ranking score (a document's later hits lowered a little): higher is better; comparable within one answer
-    /// only. In `hybrid` mode the mean of the BM25 and dense scores, each scaled to 0..1 over the candidates
-    /// (at most 1.0); in `sparse` mode the rank's 1/(2 + rank) (at most 1/3).
+    /// only. In `hybrid` mode the mean of the BM25 and dense scores, each scaled to 0..1 over the candidates,
+    /// plus a tenth of the better neighbouring chunk's (at most 1.1); in `sparse` mode the rank's 1/(2 + rank) (at
+    /// most 1/3).
     pub score: f32,
     /// How well the hit matches the query in absolute terms: the cosine similarity (-1 to 1) between the query's
     /// embedding and the best of the chunk's vectors (the chunk, or one of its sentence windows). Comparable
