@@ -50,15 +50,48 @@ pub async fn choose(embedder: Option<&dyn Embedder>, question: &str, sources: &[
             std::iter::once(question.to_owned()).chain(candidates.iter().map(|c| c.text.clone())).collect();
         match embedder.embed(&texts).await {
             Ok(vectors) => {
-                // The vectors are L2-normalised: a dot product is their cosine.
-                let similarity: Vec<f32> =
-                    vectors[1..].iter().map(|v| v.iter().zip(&vectors[0]).map(|(a, b)| a * b).sum()).collect();
+                let similarity: Vec<f32> = vectors[1..].iter().map(|v| cosine(v, &vectors[0])).collect();
                 return by_meaning(&candidates, &similarity);
             }
             Err(error) => tracing::warn!(%error, "embedding the lead's candidate sentences failed; leading by words"),
         }
     }
     by_words(&candidates)
+}
+
+/// Most sentences compared with the question by [`closest_sentence`]: five passages of at most 1,200 word pieces
+/// hold about a hundred; this bounds the model call whatever a passage holds.
+const MAX_COMPARED: usize = 160;
+
+/// The cosine similarity of the question with the closest sentence of `sources` (every sentence of four words or
+/// more, up to [`MAX_COMPARED`]), by `embedder`. None when there is no sentence or the embedder fails (logged): the
+/// caller then decides without it.
+pub async fn closest_sentence(embedder: &dyn Embedder, question: &str, sources: &[SearchHit]) -> Option<f32> {
+    let mut texts = vec![question.to_owned()];
+    for sentence in sources.iter().flat_map(|hit| sentences(&hit.text)) {
+        let sentence = sentence.split_whitespace().collect::<Vec<_>>().join(" ");
+        if texts.len() > MAX_COMPARED {
+            break;
+        }
+        if !texts[1..].contains(&sentence) {
+            texts.push(sentence);
+        }
+    }
+    if texts.len() < 2 {
+        return None;
+    }
+    match embedder.embed(&texts).await {
+        Ok(vectors) => vectors[1..].iter().map(|v| cosine(v, &vectors[0])).reduce(f32::max),
+        Err(error) => {
+            tracing::warn!(%error, "embedding the sources' sentences failed; the sentence gate is skipped");
+            None
+        }
+    }
+}
+
+/// The embedder's vectors are L2-normalised: a dot product is their cosine.
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The sentences that may lead: whole prose sentences of the sources, at most [`POOL`] in reading order and
@@ -289,6 +322,17 @@ mod tests {
         assert!(by_words.iter().all(|(source, _)| *source == 0), "words find only the artist sentences: {by_words:?}");
         // An embedder that fails still leaves a lead, by words.
         assert_eq!(choose(Some(&Reader { fails: true }), QUESTION, &sources).await, by_words);
+    }
+
+    #[tokio::test]
+    async fn the_closest_sentence_is_measured_over_every_source_and_a_failure_measures_nothing() {
+        let sources: Vec<SearchHit> = SOURCES.iter().map(|t| hit(t)).collect();
+        let reader = Reader { fails: false };
+        assert_eq!(closest_sentence(&reader, QUESTION, &sources).await, Some(1.0), "the second source's sentence");
+        assert_eq!(closest_sentence(&reader, "Which tracks are listed?", &sources).await, Some(1.0));
+        assert_eq!(closest_sentence(&reader, QUESTION, &sources[..1]).await, Some(0.0), "none about removing");
+        assert_eq!(closest_sentence(&reader, QUESTION, &[hit("Too short.")]).await, None);
+        assert_eq!(closest_sentence(&Reader { fails: true }, QUESTION, &sources).await, None);
     }
 
     #[test]

@@ -218,6 +218,9 @@ pub struct ChatSettings {
     pub min_relevance: f32,
     /// Below this (and above `min_relevance`) the model is told the sources may not answer the question.
     pub borderline_relevance: f32,
+    /// Below `borderline_relevance`, the least cosine similarity of the question with the closest sentence of the
+    /// sources; below it the tutor says "not covered" without calling the model.
+    pub min_sentence_relevance: f32,
     /// Most `unmatched_weight` (how much of the question rests on words the material never uses) a question may
     /// have and still be answered, with an embedding model; at or above it the tutor says "not covered".
     pub max_unmatched_weight: f32,

@@ -24,6 +24,7 @@ async fn a_borderline_question_reaches_the_model_told_to_say_when_the_material_d
         // borderline: only the second question is.
         s.chat.min_relevance = -1.0;
         s.chat.max_unmatched_weight = 2.1;
+        s.chat.min_sentence_relevance = -1.0;
         s.chat.borderline_relevance = 0.99;
     })
     .await;
@@ -58,6 +59,32 @@ async fn a_borderline_question_reaches_the_model_told_to_say_when_the_material_d
         ask(&app, &students.student, &students.session, "What is the capital of France?").await.json().await.unwrap();
     assert_eq!(off["message"]["answered_by"], "not_covered", "{off}");
     assert_eq!(fake.requests().len(), 1, "the gated question never reached the model");
+}
+
+#[tokio::test]
+async fn a_borderline_question_no_sentence_of_the_sources_comes_near_is_refused_without_the_model() {
+    let fake = FakeLlm::start(vec![Script::stream(&["Plants make sugar [1]."])]).await;
+    // Only the sentence gate decides: every question passes the others and counts as borderline.
+    let app = spawn_with_llm(&fake, |s| {
+        s.chat.min_relevance = -1.0;
+        s.chat.max_unmatched_weight = 2.1;
+        s.chat.borderline_relevance = 0.99;
+    })
+    .await;
+    if !app.has_embeddings() {
+        println!("no embedding model on this machine: sentences are compared with one");
+        return;
+    }
+    let students = class(&app).await;
+    let off: Value =
+        ask(&app, &students.student, &students.session, "What is the capital of France?").await.json().await.unwrap();
+    assert_eq!(off["message"]["answered_by"], "not_covered", "{off}");
+    assert_eq!(off["citations"], json!([]));
+    assert!(fake.requests().is_empty(), "the refused question never reached the model");
+    // "Photosynthesis is how green plants make sugar." is close: the question reaches the model, flagged.
+    let near: Value = ask(&app, &students.student, &students.session, QUESTION).await.json().await.unwrap();
+    assert_eq!(near["message"]["answered_by"], "model", "{near}");
+    assert!(system_prompt(&fake.requests()[0]).contains("only loosely related"));
 }
 
 #[tokio::test]

@@ -94,7 +94,8 @@ enum Retrieved {
 /// with the nearest chunk or sentence window in the material, an absolute measure (unlike the fused rank score,
 /// whose top is high in any collection, however unrelated, and highest in a small one). And its
 /// `unmatched_weight`: how much of the question rests on words the material never uses (a question about
-/// something the material does not cover is often otherwise on topic, so the cosine alone lets it through).
+/// something the material does not cover is often otherwise on topic, so the cosine alone lets it through). A
+/// borderline question is also compared with each sentence of the sources: none close means not covered.
 /// Without a model, BM25 alone: any shared term passes.
 async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Result<Retrieved, ChatError> {
     // No collections must not mean "every collection of the org" (what search does with an empty list).
@@ -125,11 +126,20 @@ async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Resu
     // The nearest anything in the material comes, not only the returned hits: fusion may rank a keyword match
     // above the closest meaning.
     let best = found.relevance.unwrap_or(f32::MIN);
-    Ok(if best < settings.min_relevance {
-        Retrieved::NotCovered { unmatched: Vec::new() }
-    } else {
-        Retrieved::Sources { hits: found.results, borderline: best < settings.borderline_relevance }
-    })
+    if best < settings.min_relevance {
+        return Ok(Retrieved::NotCovered { unmatched: Vec::new() });
+    }
+    let borderline = best < settings.borderline_relevance;
+    // Only a borderline question pays for comparing it with each sentence (see `chat.min_sentence_relevance`).
+    if borderline
+        && let Some(embedder) = chat.backends.embeddings.as_deref()
+        && let Some(closest) = lead::closest_sentence(embedder, &query, &found.results).await
+        && closest < settings.min_sentence_relevance
+    {
+        tracing::debug!(best, closest, "no sentence of the sources is close to the question");
+        return Ok(Retrieved::NotCovered { unmatched: Vec::new() });
+    }
+    Ok(Retrieved::Sources { hits: found.results, borderline })
 }
 
 async fn request(
