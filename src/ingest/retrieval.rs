@@ -1,5 +1,6 @@
 //! Hybrid retrieval: dense (the embedding model) and sparse (BM25) scores combined (see [`combine`]), each chunk
-//! lifted a little by a matching neighbour (see [`with_neighbours`]), always filtered by the caller's org and collections, then grown into passages. Other domains reach it through
+//! lifted a little by a matching neighbour (see [`with_neighbours`]), always filtered by the caller's org and
+//! collections, then grown into passages. Other domains reach it through
 //! [`super::service::IngestService::search`].
 
 use std::collections::{HashMap, HashSet};
@@ -39,10 +40,10 @@ const PASSAGE_MAX_TOKENS: i32 = 1200;
 /// collections are known to be the org's.
 ///
 /// Each chunk scores the combination of its BM25 score and its dense one, the cosine of the query with the chunk
-/// or its best window vector (see [`super::pipeline::passages`]), plus a share of its better neighbour's
-/// score. Hits are then picked greedily, a document's later hits
-/// counting a little less; each returns its chunk joined with up to two neighbouring chunks either side in the
-/// same section, and a chunk already shown inside a better hit's passage is not repeated.
+/// or its best window vector (see [`super::pipeline::passages`]), plus a share of its better neighbour's score.
+/// Hits are then picked greedily, a document's later hits counting a little less; each returns its chunk joined
+/// with up to two neighbouring chunks either side in the same section, and a chunk already shown inside a better
+/// hit's passage is not repeated.
 pub async fn search(
     backends: &Backends,
     org_id: Uuid,
