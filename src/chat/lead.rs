@@ -40,9 +40,21 @@ pub struct Candidate {
 }
 
 /// The lead, as `(source index, sentence)`, best first: by meaning when `embedder` is given (and answers), by
-/// words otherwise. Empty when no sentence qualifies.
-pub async fn choose(embedder: Option<&dyn Embedder>, question: &str, sources: &[SearchHit]) -> Vec<(usize, String)> {
+/// words otherwise. Empty when no sentence qualifies. Sentences the sentence gate already `measured` for this
+/// question are not embedded again.
+pub async fn choose(
+    embedder: Option<&dyn Embedder>,
+    question: &str,
+    sources: &[SearchHit],
+    measured: Option<&Measured>,
+) -> Vec<(usize, String)> {
     let candidates = candidates(question, sources);
+    if let Some(measured) = measured {
+        let known: Option<Vec<f32>> = candidates.iter().map(|c| measured.0.get(&c.text).copied()).collect();
+        if let Some(similarity) = known.filter(|_| !candidates.is_empty()) {
+            return by_meaning(&candidates, &similarity);
+        }
+    }
     if let Some(embedder) = embedder
         && !candidates.is_empty()
     {
@@ -59,14 +71,24 @@ pub async fn choose(embedder: Option<&dyn Embedder>, question: &str, sources: &[
     by_words(&candidates)
 }
 
-/// Most sentences compared with the question by [`closest_sentence`]: five passages of at most 1,200 word pieces
+/// Most sentences compared with the question by [`measure`]: five passages of at most 1,200 word pieces
 /// hold about a hundred; this bounds the model call whatever a passage holds.
 const MAX_COMPARED: usize = 160;
 
-/// The cosine similarity of the question with the closest sentence of `sources` (every sentence of four words or
-/// more, up to [`MAX_COMPARED`]), by `embedder`. None when there is no sentence or the embedder fails (logged): the
-/// caller then decides without it.
-pub async fn closest_sentence(embedder: &dyn Embedder, question: &str, sources: &[SearchHit]) -> Option<f32> {
+/// Each sentence's cosine similarity with the question, by its text (whitespace tidied), as [`measure`] found it.
+pub struct Measured(HashMap<String, f32>);
+
+impl Measured {
+    /// The closest sentence's similarity.
+    pub fn closest(&self) -> f32 {
+        self.0.values().copied().fold(f32::MIN, f32::max)
+    }
+}
+
+/// The cosine similarity of the question with each sentence of `sources` (every sentence of four words or more, up
+/// to [`MAX_COMPARED`]), by `embedder`. None when there is no sentence or the embedder fails (logged): the caller
+/// then decides without it.
+pub async fn measure(embedder: &dyn Embedder, question: &str, sources: &[SearchHit]) -> Option<Measured> {
     let mut texts = vec![question.to_owned()];
     for sentence in sources.iter().flat_map(|hit| sentences(&hit.text)) {
         let sentence = sentence.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -81,7 +103,10 @@ pub async fn closest_sentence(embedder: &dyn Embedder, question: &str, sources: 
         return None;
     }
     match embedder.embed(&texts).await {
-        Ok(vectors) => vectors[1..].iter().map(|v| cosine(v, &vectors[0])).reduce(f32::max),
+        Ok(vectors) => {
+            let similarity = vectors[1..].iter().map(|v| cosine(v, &vectors[0]));
+            Some(Measured(texts.into_iter().skip(1).zip(similarity).collect()))
+        }
         Err(error) => {
             tracing::warn!(%error, "embedding the sources' sentences failed; the sentence gate is skipped");
             None
@@ -316,23 +341,33 @@ mod tests {
     async fn by_meaning_the_paraphrase_leads_where_shared_words_miss_it() {
         let sources: Vec<SearchHit> = SOURCES.iter().map(|t| hit(t)).collect();
         let removal = "Child rows associated with a removed parent row are also removed by the cascade action.";
-        let lead = choose(Some(&Reader { fails: false }), QUESTION, &sources).await;
+        let lead = choose(Some(&Reader { fails: false }), QUESTION, &sources, None).await;
         assert_eq!(lead[0], (1, removal.to_owned()), "{lead:?}");
-        let by_words = choose(None, QUESTION, &sources).await;
+        let by_words = choose(None, QUESTION, &sources, None).await;
         assert!(by_words.iter().all(|(source, _)| *source == 0), "words find only the artist sentences: {by_words:?}");
         // An embedder that fails still leaves a lead, by words.
-        assert_eq!(choose(Some(&Reader { fails: true }), QUESTION, &sources).await, by_words);
+        assert_eq!(choose(Some(&Reader { fails: true }), QUESTION, &sources, None).await, by_words);
     }
 
     #[tokio::test]
     async fn the_closest_sentence_is_measured_over_every_source_and_a_failure_measures_nothing() {
         let sources: Vec<SearchHit> = SOURCES.iter().map(|t| hit(t)).collect();
         let reader = Reader { fails: false };
-        assert_eq!(closest_sentence(&reader, QUESTION, &sources).await, Some(1.0), "the second source's sentence");
-        assert_eq!(closest_sentence(&reader, "Which tracks are listed?", &sources).await, Some(1.0));
-        assert_eq!(closest_sentence(&reader, QUESTION, &sources[..1]).await, Some(0.0), "none about removing");
-        assert_eq!(closest_sentence(&reader, QUESTION, &[hit("Too short.")]).await, None);
-        assert_eq!(closest_sentence(&Reader { fails: true }, QUESTION, &sources).await, None);
+        let closest = |m: Option<Measured>| m.map(|m| m.closest());
+        assert_eq!(closest(measure(&reader, QUESTION, &sources).await), Some(1.0), "the second source's sentence");
+        assert_eq!(closest(measure(&reader, "Which tracks are listed?", &sources).await), Some(1.0));
+        assert_eq!(closest(measure(&reader, QUESTION, &sources[..1]).await), Some(0.0), "none about removing");
+        assert!(measure(&reader, QUESTION, &[hit("Too short.")]).await.is_none());
+        assert!(measure(&Reader { fails: true }, QUESTION, &sources).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn sentences_the_gate_measured_lead_without_another_model_call() {
+        let sources: Vec<SearchHit> = SOURCES.iter().map(|t| hit(t)).collect();
+        let measured = measure(&Reader { fails: false }, QUESTION, &sources).await.unwrap();
+        // This embedder fails if called: the lead by meaning comes from the measured sentences alone.
+        let lead = choose(Some(&Reader { fails: true }), QUESTION, &sources, Some(&measured)).await;
+        assert_eq!(lead[0].0, 1, "{lead:?}");
     }
 
     #[test]

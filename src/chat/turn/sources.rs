@@ -53,21 +53,22 @@ pub(super) async fn plan(chat: &ChatService, turn: &Turn, cancel: &CancellationT
         (Retrieved::NotCovered { unmatched }, _) => {
             ("not_covered", Vec::new(), canned(vec![prompt::not_covered(&unmatched)]))
         }
-        (Retrieved::Sources { mut hits, .. }, None) => {
+        (Retrieved::Sources { mut hits, measured, .. }, None) => {
             let embedder = chat.backends.embeddings.as_deref();
+            let measured = measured.as_ref();
             let pieces = match &earlier_question {
                 Some(question) => {
                     hits.truncate(1);
-                    extractive::follow_up(question, &lead::choose(embedder, question, &hits).await, &hits)
+                    extractive::follow_up(question, &lead::choose(embedder, question, &hits, measured).await, &hits)
                 }
                 None => {
-                    let lead = lead::choose(embedder, &turn.question.content, &hits).await;
+                    let lead = lead::choose(embedder, &turn.question.content, &hits, measured).await;
                     extractive::answer(&lead, &hits, settings.extractive_passages.max(1))
                 }
             };
             ("extractive", hits, canned(pieces))
         }
-        (Retrieved::Sources { hits, borderline }, Some(llm)) => {
+        (Retrieved::Sources { hits, borderline, .. }, Some(llm)) => {
             let request = request(chat, turn, &hits, borderline).await?;
             ("model", hits, llm.stream(request))
         }
@@ -82,9 +83,11 @@ enum Retrieved {
         unmatched: Vec<String>,
     },
     /// `borderline`: the best hit is only loosely related; the model is told it may have to say "not covered".
+    /// `measured`: its sentences, if the sentence gate compared them with the question.
     Sources {
         hits: Vec<SearchHit>,
         borderline: bool,
+        measured: Option<lead::Measured>,
     },
 }
 
@@ -115,7 +118,7 @@ async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Resu
     if found.mode != "hybrid" {
         let covered = found.results[0].score >= settings.min_score_sparse;
         return Ok(if covered {
-            Retrieved::Sources { hits: found.results, borderline: false }
+            Retrieved::Sources { hits: found.results, borderline: false, measured: None }
         } else {
             Retrieved::NotCovered { unmatched: Vec::new() }
         });
@@ -131,15 +134,17 @@ async fn retrieve(chat: &ChatService, persona: &Persona, question: &str) -> Resu
     }
     let borderline = best < settings.borderline_relevance;
     // Only a borderline question pays for comparing it with each sentence (see `chat.min_sentence_relevance`).
-    if borderline
-        && let Some(embedder) = chat.backends.embeddings.as_deref()
-        && let Some(closest) = lead::closest_sentence(embedder, &query, &found.results).await
-        && closest < settings.min_sentence_relevance
-    {
-        tracing::debug!(best, closest, "no sentence of the sources is close to the question");
-        return Ok(Retrieved::NotCovered { unmatched: Vec::new() });
+    let mut measured = None;
+    if borderline && let Some(embedder) = chat.backends.embeddings.as_deref() {
+        measured = lead::measure(embedder, &query, &found.results).await;
+        if let Some(closest) = measured.as_ref().map(lead::Measured::closest)
+            && closest < settings.min_sentence_relevance
+        {
+            tracing::debug!(best, closest, "no sentence of the sources is close to the question");
+            return Ok(Retrieved::NotCovered { unmatched: Vec::new() });
+        }
     }
-    Ok(Retrieved::Sources { hits: found.results, borderline })
+    Ok(Retrieved::Sources { hits: found.results, borderline, measured })
 }
 
 async fn request(
