@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::ingest::views::SearchHit;
-use crate::platform::llm::embeddings::Embedder;
+use crate::platform::llm::embeddings::{EmbedError, Embedder};
 
 /// How many sentences lead the answer.
 const LEAD_SENTENCES: usize = 2;
@@ -58,13 +58,9 @@ pub async fn choose(
     if let Some(embedder) = embedder
         && !candidates.is_empty()
     {
-        let texts: Vec<String> =
-            std::iter::once(question.to_owned()).chain(candidates.iter().map(|c| c.text.clone())).collect();
-        match embedder.embed(&texts).await {
-            Ok(vectors) => {
-                let similarity: Vec<f32> = vectors[1..].iter().map(|v| cosine(v, &vectors[0])).collect();
-                return by_meaning(&candidates, &similarity);
-            }
+        let texts: Vec<&str> = candidates.iter().map(|c| c.text.as_str()).collect();
+        match similarity(embedder, question, &texts).await {
+            Ok(similarity) => return by_meaning(&candidates, &similarity),
             Err(error) => tracing::warn!(%error, "embedding the lead's candidate sentences failed; leading by words"),
         }
     }
@@ -89,24 +85,21 @@ impl Measured {
 /// to [`MAX_COMPARED`]), by `embedder`. None when there is no sentence or the embedder fails (logged): the caller
 /// then decides without it.
 pub async fn measure(embedder: &dyn Embedder, question: &str, sources: &[SearchHit]) -> Option<Measured> {
-    let mut texts = vec![question.to_owned()];
-    for sentence in sources.iter().flat_map(|hit| sentences(&hit.text)) {
-        let sentence = sentence.split_whitespace().collect::<Vec<_>>().join(" ");
-        if texts.len() > MAX_COMPARED {
+    let mut texts: Vec<String> = Vec::new();
+    for sentence in sources.iter().flat_map(|hit| sentences(&hit.text)).map(|s| tidy(&s)) {
+        if texts.len() == MAX_COMPARED {
             break;
         }
-        if !texts[1..].contains(&sentence) {
+        if !texts.contains(&sentence) {
             texts.push(sentence);
         }
     }
-    if texts.len() < 2 {
+    if texts.is_empty() {
         return None;
     }
-    match embedder.embed(&texts).await {
-        Ok(vectors) => {
-            let similarity = vectors[1..].iter().map(|v| cosine(v, &vectors[0]));
-            Some(Measured(texts.into_iter().skip(1).zip(similarity).collect()))
-        }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    match similarity(embedder, question, &refs).await {
+        Ok(similarity) => Some(Measured(texts.into_iter().zip(similarity).collect())),
         Err(error) => {
             tracing::warn!(%error, "embedding the sources' sentences failed; the sentence gate is skipped");
             None
@@ -114,9 +107,18 @@ pub async fn measure(embedder: &dyn Embedder, question: &str, sources: &[SearchH
     }
 }
 
-/// The embedder's vectors are L2-normalised: a dot product is their cosine.
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// Each of `texts`' cosine similarity with `question`, in one model call (the embedder's vectors are
+/// L2-normalised: a dot product is their cosine).
+async fn similarity(embedder: &dyn Embedder, question: &str, texts: &[&str]) -> Result<Vec<f32>, EmbedError> {
+    let inputs: Vec<String> = std::iter::once(question).chain(texts.iter().copied()).map(str::to_owned).collect();
+    let vectors = embedder.embed(&inputs).await?;
+    let (question, texts) = vectors.split_first().ok_or_else(|| EmbedError::Inference("no vectors".into()))?;
+    Ok(texts.iter().map(|v| v.iter().zip(question).map(|(a, b)| a * b).sum()).collect())
+}
+
+/// `text` with each run of whitespace made one space, as a sentence is quoted and compared.
+fn tidy(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The sentences that may lead: whole prose sentences of the sources, at most [`POOL`] in reading order and
@@ -147,7 +149,7 @@ pub fn candidates(question: &str, sources: &[SearchHit]) -> Vec<Candidate> {
         if sentence.chars().count() > LEAD_MAX_CHARS || !prose(sentence) || !whole(sentence) {
             continue;
         }
-        let text = sentence.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = tidy(sentence);
         if all.iter().any(|c| c.text == text) {
             continue;
         }
@@ -169,7 +171,7 @@ pub fn by_words(candidates: &[Candidate]) -> Vec<(usize, String)> {
 
 /// By meaning: the cosine of the sentence with the question (`similarity`, one per candidate), a twentieth less
 /// for each source further down the ranking (up to a quarter), so a close sentence of a lower source still leads.
-pub fn by_meaning(candidates: &[Candidate], similarity: &[f32]) -> Vec<(usize, String)> {
+fn by_meaning(candidates: &[Candidate], similarity: &[f32]) -> Vec<(usize, String)> {
     let scores: Vec<f32> =
         candidates.iter().zip(similarity).map(|(c, s)| s * (1.0 - 0.05 * c.source.min(5) as f32)).collect();
     best(candidates, &scores)
@@ -283,7 +285,6 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::platform::llm::embeddings::EmbedError;
 
     fn hit(text: &str) -> SearchHit {
         SearchHit {
